@@ -1,0 +1,439 @@
+//! The one entry point the adapters call: request → verified claims.
+//!
+//! ```
+//! use jwt_auth_core::{Authenticator, AuthErrorKind, Key};
+//!
+//! # tokio_test();
+//! # fn tokio_test() { tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+//! let key = Key::hmac(b"0123456789abcdef0123456789abcdef")?;
+//! let exp = std::time::SystemTime::now()
+//!     .duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() + 600;
+//! let token = key.encode(&serde_json::json!({"sub": "alice", "exp": exp}))?;
+//! let auth = Authenticator::new(key).audience_optional();
+//!
+//! let req = http::Request::builder()
+//!     .header("authorization", format!("Bearer {token}"))
+//!     .body(()).unwrap();
+//! let verified = auth.authenticate(&req).await.expect("valid").expect("present");
+//! assert_eq!(verified.subject(), Some("alice"));
+//!
+//! let anonymous = http::Request::new(());
+//! assert!(auth.authenticate(&anonymous).await.expect("no error").is_none());
+//!
+//! let forged = http::Request::builder()
+//!     .header("authorization", format!("Bearer {token}x"))
+//!     .body(()).unwrap();
+//! let err = auth.authenticate(&forged).await.unwrap_err();
+//! assert_eq!(err.kind(), AuthErrorKind::InvalidSignature);
+//! assert_eq!(auth.error_response(&err).status, 401);
+//! # Ok::<(), jwt_auth_core::KeyError>(()) }).unwrap(); }
+//! ```
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, SystemTime};
+
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+
+use crate::error::{AuthError, AuthErrorKind, DefaultResponder, ErrorResponder, ErrorResponse};
+use crate::json::{self, JsonError};
+use crate::jws::KeySet;
+use crate::key::{Algorithm, Key};
+use crate::source::{AuthRequest, TokenSource, extract_token};
+use crate::validation::Validation;
+
+/// Verifies requests: finds the token, checks its signature with the configured
+/// keys, then its claims. Cheap to clone (one `Arc`); configuration is fixed
+/// once requests flow.
+///
+/// Builder methods take and return `Self`; each documents its default.
+#[derive(Clone)]
+pub struct Authenticator {
+    inner: Arc<Config>,
+}
+
+#[derive(Clone)]
+struct Config {
+    keys: KeySet,
+    validation: Validation,
+    sources: Vec<TokenSource>,
+    responder: Arc<dyn ErrorResponder>,
+}
+
+impl fmt::Debug for Authenticator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Authenticator")
+            .field("keys", &self.inner.keys)
+            .field("validation", &self.inner.validation)
+            .field("sources", &self.inner.sources)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Authenticator {
+    /// Verifies tokens signed by `key`, with the default [`Validation`] and the
+    /// `Authorization: Bearer` source.
+    pub fn new(key: Key) -> Self {
+        // A single key always forms a valid set.
+        let keys = match KeySet::new([key]) {
+            Ok(keys) => keys,
+            Err(_) => unreachable!("a one-key set is always valid"),
+        };
+        Self::with_keys(keys)
+    }
+
+    /// Verifies tokens signed by any key of `keys`.
+    pub fn with_keys(keys: KeySet) -> Self {
+        Self {
+            inner: Arc::new(Config {
+                keys,
+                validation: Validation::new(),
+                sources: vec![TokenSource::AuthorizationBearer],
+                responder: Arc::new(DefaultResponder::default()),
+            }),
+        }
+    }
+
+    fn config(&mut self) -> &mut Config {
+        Arc::make_mut(&mut self.inner)
+    }
+
+    /// Replaces all claim checks at once. Defaults to [`Validation::new`].
+    #[must_use]
+    pub fn validation(mut self, validation: Validation) -> Self {
+        self.config().validation = validation;
+        self
+    }
+
+    /// Edits the claim checks in place.
+    #[must_use]
+    pub fn map_validation(mut self, f: impl FnOnce(Validation) -> Validation) -> Self {
+        let config = self.config();
+        config.validation = f(std::mem::take(&mut config.validation));
+        self
+    }
+
+    /// Requires `iss` to be this issuer (adds to the accepted list). Defaults
+    /// to not checking `iss`.
+    #[must_use]
+    pub fn issuer(self, issuer: impl Into<String>) -> Self {
+        self.map_validation(|v| v.issuer(issuer))
+    }
+
+    /// Requires `aud` to contain this audience (adds to the accepted list).
+    /// Defaults to not checking `aud`.
+    #[must_use]
+    pub fn audience(self, audience: impl Into<String>) -> Self {
+        self.map_validation(|v| v.audience(audience))
+    }
+
+    /// States explicitly that `aud` is not checked (the default); for
+    /// services that really accept tokens for any audience.
+    #[must_use]
+    pub fn audience_optional(self) -> Self {
+        self.map_validation(|mut v| {
+            v.audiences.clear();
+            v
+        })
+    }
+
+    /// Clock skew tolerated on `exp`/`nbf`. Defaults to 60 s.
+    #[must_use]
+    pub fn leeway(self, leeway: Duration) -> Self {
+        self.map_validation(|v| v.leeway(leeway))
+    }
+
+    /// Requires the header `typ` (for example `at+jwt`). Defaults to no check.
+    #[must_use]
+    pub fn typ(self, typ: impl Into<String>) -> Self {
+        self.map_validation(|v| v.typ(typ))
+    }
+
+    /// Longest token accepted. Defaults to 8 KiB.
+    #[must_use]
+    pub fn max_token_len(self, len: usize) -> Self {
+        self.map_validation(|v| v.max_token_len(len))
+    }
+
+    /// Uses another clock (tests, simulations). Defaults to the system clock.
+    #[must_use]
+    pub fn clock(self, clock: impl Fn() -> SystemTime + Send + Sync + 'static) -> Self {
+        self.map_validation(|v| v.clock(clock))
+    }
+
+    /// Replaces the token sources, tried in order. Defaults to
+    /// `[TokenSource::AuthorizationBearer]`.
+    #[must_use]
+    pub fn token_sources(mut self, sources: impl IntoIterator<Item = TokenSource>) -> Self {
+        self.config().sources = sources.into_iter().collect();
+        self
+    }
+
+    /// Adds a token source after the existing ones.
+    #[must_use]
+    pub fn token_source(mut self, source: TokenSource) -> Self {
+        self.config().sources.push(source);
+        self
+    }
+
+    /// Adds `realm="..."` to every challenge (replaces a custom responder).
+    /// Defaults to no realm.
+    #[must_use]
+    pub fn realm(mut self, realm: impl Into<Arc<str>>) -> Self {
+        self.config().responder = Arc::new(DefaultResponder::with_realm(realm));
+        self
+    }
+
+    /// Replaces the error response. Defaults to the RFC 6750 answer.
+    #[must_use]
+    pub fn error_responder(mut self, responder: impl ErrorResponder) -> Self {
+        self.config().responder = Arc::new(responder);
+        self
+    }
+
+    /// The keys in use.
+    pub fn keys(&self) -> &KeySet {
+        &self.inner.keys
+    }
+
+    /// The claim checks in use.
+    pub fn get_validation(&self) -> &Validation {
+        &self.inner.validation
+    }
+
+    /// The response for `error`, from the configured responder.
+    pub fn error_response(&self, error: &AuthError) -> ErrorResponse {
+        self.inner.responder.respond(error)
+    }
+
+    /// Authenticates a request.
+    ///
+    /// - `Ok(Some(token))`: a token was found and verified;
+    /// - `Ok(None)`: no configured source held a token;
+    /// - `Err(e)`: the request or its token was refused.
+    ///
+    /// The returned future owns what it needs, so the request can be moved on.
+    pub fn authenticate<R: AuthRequest + ?Sized>(&self, req: &R) -> Authenticate {
+        let config = &*self.inner;
+        let outcome = extract_token(&config.sources, req, config.validation.max_token_len)
+            .and_then(|token| token.map(|t| self.verify(&t)).transpose());
+        if let Err(e) = &outcome {
+            tracing::debug!(reason = e.kind().as_str(), "jwt-auth: request refused");
+        }
+        Authenticate {
+            outcome: Some(outcome),
+        }
+    }
+
+    /// Verifies a token string: signature first, then claims.
+    pub fn verify(&self, token: &str) -> Result<VerifiedToken, AuthError> {
+        let config = &*self.inner;
+        let v = &config.validation;
+        let jws = config
+            .keys
+            .verify_compact(token, v.max_token_len, v.max_json_depth)?;
+        let (header, payload) = jws.into_parts();
+        let claims = json::parse_object(&payload, v.max_json_depth).map_err(|e| {
+            let detail = match e {
+                JsonError::Duplicate => "duplicate claim",
+                JsonError::TooDeep => "claims nested too deep",
+                _ => "claims are not a JSON object",
+            };
+            AuthError::with_detail(AuthErrorKind::Malformed, detail)
+        })?;
+        v.check(header.typ(), &claims)?;
+        Ok(VerifiedToken {
+            inner: Arc::new(VerifiedInner {
+                alg: header.alg(),
+                kid: header.kid().map(str::to_owned),
+                claims: Value::Object(claims),
+            }),
+        })
+    }
+}
+
+/// The future returned by [`Authenticator::authenticate`].
+#[must_use = "futures do nothing unless polled"]
+pub struct Authenticate {
+    outcome: Option<Result<Option<VerifiedToken>, AuthError>>,
+}
+
+impl fmt::Debug for Authenticate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Authenticate").finish_non_exhaustive()
+    }
+}
+
+impl Future for Authenticate {
+    type Output = Result<Option<VerifiedToken>, AuthError>;
+
+    fn poll(mut self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.outcome.take() {
+            Some(outcome) => Poll::Ready(outcome),
+            None => Poll::Ready(Err(AuthError::new(AuthErrorKind::NotConfigured))),
+        }
+    }
+}
+
+/// A token whose signature and claims verified. Cheap to clone.
+///
+/// `Debug` shows the algorithm, `kid` and claim *names*, never their values.
+#[derive(Clone)]
+pub struct VerifiedToken {
+    inner: Arc<VerifiedInner>,
+}
+
+struct VerifiedInner {
+    alg: Algorithm,
+    kid: Option<String>,
+    claims: Value,
+}
+
+impl fmt::Debug for VerifiedToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names: Vec<&str> = self.claims_map().keys().map(String::as_str).collect();
+        f.debug_struct("VerifiedToken")
+            .field("alg", &self.inner.alg)
+            .field("kid", &self.inner.kid)
+            .field("claims", &names)
+            .finish()
+    }
+}
+
+impl VerifiedToken {
+    /// The algorithm the token was verified with.
+    pub fn algorithm(&self) -> Algorithm {
+        self.inner.alg
+    }
+
+    /// The header's `kid`, if any.
+    pub fn kid(&self) -> Option<&str> {
+        self.inner.kid.as_deref()
+    }
+
+    /// Every verified claim, as in the token.
+    pub fn claims_json(&self) -> &Value {
+        &self.inner.claims
+    }
+
+    /// Every verified claim, as a map.
+    pub fn claims_map(&self) -> &Map<String, Value> {
+        static EMPTY: std::sync::OnceLock<Map<String, Value>> = std::sync::OnceLock::new();
+        match &self.inner.claims {
+            Value::Object(map) => map,
+            _ => EMPTY.get_or_init(Map::new),
+        }
+    }
+
+    /// The `sub` claim, if it is a string.
+    pub fn subject(&self) -> Option<&str> {
+        self.claims_map().get("sub").and_then(Value::as_str)
+    }
+
+    /// The `iss` claim, if it is a string.
+    pub fn issuer(&self) -> Option<&str> {
+        self.claims_map().get("iss").and_then(Value::as_str)
+    }
+
+    /// Deserializes the claims into `T`. A mismatch is
+    /// [`AuthErrorKind::ClaimsShape`] (401).
+    pub fn claims<T: DeserializeOwned>(&self) -> Result<T, AuthError> {
+        T::deserialize(&self.inner.claims).map_err(|_| AuthError::new(AuthErrorKind::ClaimsShape))
+    }
+}
+
+/// What the middleware leaves in the request extensions for extractors: the
+/// verified token, or the fact that the request was let through anonymously.
+#[derive(Clone, Debug)]
+pub struct Authentication {
+    state: State,
+    authenticator: Authenticator,
+}
+
+#[derive(Clone, Debug)]
+enum State {
+    Anonymous,
+    Token(VerifiedToken),
+}
+
+impl Authentication {
+    /// A verified request.
+    pub fn verified(authenticator: Authenticator, token: VerifiedToken) -> Self {
+        Self {
+            state: State::Token(token),
+            authenticator,
+        }
+    }
+
+    /// A request let through without a token.
+    pub fn anonymous(authenticator: Authenticator) -> Self {
+        Self {
+            state: State::Anonymous,
+            authenticator,
+        }
+    }
+
+    /// The verified token, if the request had one.
+    pub fn token(&self) -> Option<&VerifiedToken> {
+        match &self.state {
+            State::Token(t) => Some(t),
+            State::Anonymous => None,
+        }
+    }
+
+    /// The authenticator that judged the request.
+    pub fn authenticator(&self) -> &Authenticator {
+        &self.authenticator
+    }
+}
+
+/// A refusal ready to send: the error and the response the configured
+/// responder built for it.
+#[derive(Debug, Clone)]
+pub struct Rejection {
+    /// Why.
+    pub error: AuthError,
+    /// The answer.
+    pub response: ErrorResponse,
+}
+
+fn not_configured() -> Rejection {
+    tracing::error!(
+        "jwt-auth: a handler asked for claims on a route without the JwtAuth middleware; \
+         add the layer (axum) or wrap (actix-web) to this route"
+    );
+    let error = AuthError::new(AuthErrorKind::NotConfigured);
+    let response = DefaultResponder::default().respond(&error);
+    Rejection { error, response }
+}
+
+fn reject(auth: &Authentication, error: AuthError) -> Rejection {
+    let response = auth.authenticator.error_response(&error);
+    Rejection { error, response }
+}
+
+/// The logic behind every `Claims<T>` extractor: the claims, a 401 when the
+/// request was anonymous, a 500 (logged) when no middleware ran.
+pub fn required_claims<T: DeserializeOwned>(auth: Option<&Authentication>) -> Result<T, Rejection> {
+    let auth = auth.ok_or_else(not_configured)?;
+    match &auth.state {
+        State::Token(token) => token.claims().map_err(|e| reject(auth, e)),
+        State::Anonymous => Err(reject(auth, AuthError::new(AuthErrorKind::MissingToken))),
+    }
+}
+
+/// The logic behind every `Option<Claims<T>>` extractor: `None` when the
+/// request was anonymous, a 500 (logged) when no middleware ran.
+pub fn optional_claims<T: DeserializeOwned>(
+    auth: Option<&Authentication>,
+) -> Result<Option<T>, Rejection> {
+    let auth = auth.ok_or_else(not_configured)?;
+    match &auth.state {
+        State::Token(token) => token.claims().map(Some).map_err(|e| reject(auth, e)),
+        State::Anonymous => Ok(None),
+    }
+}

@@ -1,0 +1,423 @@
+//! The error model: why a request was refused, and its RFC 6750 answer.
+//!
+//! Every refusal is an [`AuthError`]. Its [`kind`](AuthError::kind) is meant for
+//! logs and metrics; its [`response`](AuthError::response) is the framework-neutral
+//! HTTP answer that both adapters send:
+//!
+//! | situation | status | `WWW-Authenticate` |
+//! |---|---|---|
+//! | no token in any configured source | 401 | `Bearer` (with `realm` when configured) |
+//! | malformed `Authorization` header | 400 | `Bearer error="invalid_request"` |
+//! | any verification failure | 401 | `Bearer error="invalid_token"` |
+//! | keys unavailable | 503 | none |
+//! | claims asked for on a route without the middleware | 500 | none |
+//!
+//! The `error_description` is a fixed phrase per kind: it never echoes token
+//! content, expected issuers or audiences, key ids or times.
+//!
+//! ```
+//! use jwt_auth_core::{AuthError, AuthErrorKind};
+//!
+//! let err = AuthError::new(AuthErrorKind::Expired);
+//! let response = err.response(None);
+//! assert_eq!(response.status, http::StatusCode::UNAUTHORIZED);
+//! assert_eq!(
+//!     response.www_authenticate.as_deref(),
+//!     Some(r#"Bearer error="invalid_token", error_description="the token has expired""#)
+//! );
+//! assert_eq!(
+//!     response.body,
+//!     r#"{"error":"invalid_token","error_description":"the token has expired"}"#
+//! );
+//! ```
+
+use std::fmt;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::{HeaderValue, StatusCode};
+
+/// Why a request was not authenticated.
+///
+/// The variants are coarse on purpose: they say *what* failed, never *with which
+/// value*, so they are safe to log and to count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum AuthErrorKind {
+    /// No configured source held a bearer token.
+    MissingToken,
+    /// The `Authorization` header is present but not a well-formed
+    /// `Bearer <token68>` (or appears more than once).
+    MalformedRequest,
+    /// The token is longer than the configured maximum.
+    TokenTooLarge,
+    /// The token is not a well-formed compact JWS/JWT (parts, base64url, JSON).
+    Malformed,
+    /// The header's `alg` is not one the configured key allows (including `none`).
+    AlgorithmNotAllowed,
+    /// No configured key matches the token's `kid` and algorithm.
+    UnknownKey,
+    /// The signature does not verify.
+    InvalidSignature,
+    /// The header carries a `crit` parameter; no extension is understood.
+    CriticalHeader,
+    /// The header's `typ` is not the required one.
+    InvalidType,
+    /// `exp` is in the past (beyond the leeway).
+    Expired,
+    /// `nbf` is in the future (beyond the leeway).
+    NotYetValid,
+    /// A required claim is missing.
+    MissingClaim,
+    /// A registered claim has the wrong type or an out-of-range value.
+    InvalidClaim,
+    /// `iss` is not one of the accepted issuers.
+    InvalidIssuer,
+    /// `aud` holds none of the accepted audiences.
+    InvalidAudience,
+    /// The verified claims do not deserialize into the type the handler asked for.
+    ClaimsShape,
+    /// The token has been revoked.
+    Revoked,
+    /// The verification keys could not be loaded; the request cannot be judged.
+    KeysUnavailable,
+    /// A handler asked for claims on a route that has no authentication middleware.
+    NotConfigured,
+}
+
+impl AuthErrorKind {
+    /// The HTTP status this kind is answered with.
+    pub fn status(self) -> StatusCode {
+        match self {
+            Self::MalformedRequest => StatusCode::BAD_REQUEST,
+            Self::KeysUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::NotConfigured => StatusCode::INTERNAL_SERVER_ERROR,
+            _ => StatusCode::UNAUTHORIZED,
+        }
+    }
+
+    /// The RFC 6750 `error` code, or `None` where the RFC says there is none
+    /// (a request with no token) or where the answer is not a challenge (5xx).
+    pub fn error_code(self) -> Option<&'static str> {
+        match self {
+            Self::MissingToken | Self::KeysUnavailable | Self::NotConfigured => None,
+            Self::MalformedRequest => Some("invalid_request"),
+            _ => Some("invalid_token"),
+        }
+    }
+
+    /// The fixed, coarse description sent to the client.
+    pub fn description(self) -> &'static str {
+        match self {
+            Self::MissingToken => "a bearer token is required",
+            Self::MalformedRequest => "the Authorization header is malformed",
+            Self::TokenTooLarge => "the token is too large",
+            Self::Malformed => "the token is malformed",
+            Self::AlgorithmNotAllowed => "the token algorithm is not allowed",
+            Self::UnknownKey => "no key matches the token",
+            Self::InvalidSignature => "the token signature is invalid",
+            Self::CriticalHeader => "the token uses an unsupported critical header",
+            Self::InvalidType => "the token type is not accepted",
+            Self::Expired => "the token has expired",
+            Self::NotYetValid => "the token is not yet valid",
+            Self::MissingClaim => "the token lacks a required claim",
+            Self::InvalidClaim => "a token claim is invalid",
+            Self::InvalidIssuer => "the token issuer is not accepted",
+            Self::InvalidAudience => "the token audience is not accepted",
+            Self::ClaimsShape => "the token claims do not have the expected shape",
+            Self::Revoked => "the token has been revoked",
+            Self::KeysUnavailable => "the verification keys are unavailable",
+            Self::NotConfigured => "authentication is not configured for this route",
+        }
+    }
+
+    /// A short, stable, snake_case name for logs and metric labels.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::MissingToken => "missing_token",
+            Self::MalformedRequest => "malformed_request",
+            Self::TokenTooLarge => "token_too_large",
+            Self::Malformed => "malformed",
+            Self::AlgorithmNotAllowed => "algorithm_not_allowed",
+            Self::UnknownKey => "unknown_key",
+            Self::InvalidSignature => "invalid_signature",
+            Self::CriticalHeader => "critical_header",
+            Self::InvalidType => "invalid_type",
+            Self::Expired => "expired",
+            Self::NotYetValid => "not_yet_valid",
+            Self::MissingClaim => "missing_claim",
+            Self::InvalidClaim => "invalid_claim",
+            Self::InvalidIssuer => "invalid_issuer",
+            Self::InvalidAudience => "invalid_audience",
+            Self::ClaimsShape => "claims_shape",
+            Self::Revoked => "revoked",
+            Self::KeysUnavailable => "keys_unavailable",
+            Self::NotConfigured => "not_configured",
+        }
+    }
+}
+
+impl fmt::Display for AuthErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A refused authentication.
+///
+/// Opaque on purpose; inspect it with [`kind`](Self::kind). It never holds the
+/// token, a key or a claim value, so its `Debug` and `Display` are safe to log.
+#[derive(Clone, PartialEq, Eq)]
+pub struct AuthError {
+    kind: AuthErrorKind,
+    /// A static, non-secret detail for logs (for example the name of a missing claim).
+    detail: Option<&'static str>,
+}
+
+impl AuthError {
+    /// An error of the given kind.
+    pub fn new(kind: AuthErrorKind) -> Self {
+        Self { kind, detail: None }
+    }
+
+    pub(crate) fn with_detail(kind: AuthErrorKind, detail: &'static str) -> Self {
+        Self {
+            kind,
+            detail: Some(detail),
+        }
+    }
+
+    /// What went wrong.
+    pub fn kind(&self) -> AuthErrorKind {
+        self.kind
+    }
+
+    /// A static detail for logs, such as the name of the missing claim. Never
+    /// derived from request data.
+    pub fn detail(&self) -> Option<&'static str> {
+        self.detail
+    }
+
+    /// The HTTP status this error is answered with.
+    pub fn status(&self) -> StatusCode {
+        self.kind.status()
+    }
+
+    /// The default RFC 6750 answer. `realm` is added to the challenge when given.
+    pub fn response(&self, realm: Option<&str>) -> ErrorResponse {
+        let kind = self.kind;
+        let description = kind.description();
+        let www_authenticate = match kind {
+            AuthErrorKind::KeysUnavailable | AuthErrorKind::NotConfigured => None,
+            _ => {
+                let mut challenge = String::from("Bearer");
+                let mut sep = " ";
+                if let Some(realm) = realm {
+                    challenge.push_str(sep);
+                    challenge.push_str("realm=\"");
+                    push_quoted(&mut challenge, realm);
+                    challenge.push('"');
+                    sep = ", ";
+                }
+                if let Some(code) = kind.error_code() {
+                    challenge.push_str(sep);
+                    challenge.push_str("error=\"");
+                    challenge.push_str(code);
+                    challenge.push_str("\", error_description=\"");
+                    challenge.push_str(description);
+                    challenge.push('"');
+                }
+                Some(challenge)
+            }
+        };
+        let code = kind.error_code().unwrap_or(match kind {
+            AuthErrorKind::MissingToken => "missing_token",
+            AuthErrorKind::KeysUnavailable => "temporarily_unavailable",
+            _ => "server_error",
+        });
+        let body = serde_json::json!({ "error": code, "error_description": description });
+        ErrorResponse {
+            status: kind.status(),
+            www_authenticate,
+            content_type: HeaderValue::from_static("application/json"),
+            body: body.to_string(),
+        }
+    }
+}
+
+fn push_quoted(out: &mut String, value: &str) {
+    for c in value.chars() {
+        if c == '"' || c == '\\' {
+            out.push('\\');
+        }
+        if !c.is_control() {
+            out.push(c);
+        }
+    }
+}
+
+impl From<AuthErrorKind> for AuthError {
+    fn from(kind: AuthErrorKind) -> Self {
+        Self::new(kind)
+    }
+}
+
+impl fmt::Debug for AuthError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("AuthError");
+        d.field("kind", &self.kind);
+        if let Some(detail) = self.detail {
+            d.field("detail", &detail);
+        }
+        d.finish()
+    }
+}
+
+impl fmt::Display for AuthError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.kind.description())?;
+        if let Some(detail) = self.detail {
+            write!(f, " ({detail})")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for AuthError {}
+
+/// A framework-neutral HTTP answer to a refused request.
+///
+/// Both adapters turn this into their own response type, so an axum and an
+/// actix-web service answer byte for byte alike.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ErrorResponse {
+    /// The status code.
+    pub status: StatusCode,
+    /// The `WWW-Authenticate` header value, if any.
+    pub www_authenticate: Option<String>,
+    /// The `Content-Type` of the body.
+    pub content_type: HeaderValue,
+    /// The body.
+    pub body: String,
+}
+
+impl ErrorResponse {
+    /// The body as bytes.
+    pub fn body_bytes(&self) -> Bytes {
+        Bytes::copy_from_slice(self.body.as_bytes())
+    }
+
+    /// Converts into an `http::Response`.
+    pub fn into_http<B: From<String>>(self) -> http::Response<B> {
+        let mut response = http::Response::new(B::from(self.body));
+        *response.status_mut() = self.status;
+        let headers = response.headers_mut();
+        headers.insert(http::header::CONTENT_TYPE, self.content_type);
+        if let Some(challenge) = self.www_authenticate {
+            if let Ok(value) = HeaderValue::from_str(&challenge) {
+                headers.insert(http::header::WWW_AUTHENTICATE, value);
+            }
+        }
+        response
+    }
+}
+
+/// Turns an [`AuthError`] into the response sent to the client.
+///
+/// The default ([`DefaultResponder`]) writes the RFC 6750 answer. Replace it to
+/// change the body or add headers; any `Fn(&AuthError) -> ErrorResponse` works.
+///
+/// ```
+/// use jwt_auth_core::{AuthError, ErrorResponder, ErrorResponse};
+///
+/// let plain = |err: &AuthError| {
+///     let mut response = err.response(Some("api"));
+///     response.body = format!("denied: {}", err.kind());
+///     response.content_type = http::HeaderValue::from_static("text/plain");
+///     response
+/// };
+/// let err = AuthError::new(jwt_auth_core::AuthErrorKind::Expired);
+/// assert_eq!(plain.respond(&err).body, "denied: expired");
+/// ```
+pub trait ErrorResponder: Send + Sync + 'static {
+    /// Builds the response for `error`.
+    fn respond(&self, error: &AuthError) -> ErrorResponse;
+}
+
+impl<F> ErrorResponder for F
+where
+    F: Fn(&AuthError) -> ErrorResponse + Send + Sync + 'static,
+{
+    fn respond(&self, error: &AuthError) -> ErrorResponse {
+        self(error)
+    }
+}
+
+/// The default responder: the RFC 6750 answer, with an optional `realm`.
+#[derive(Debug, Clone, Default)]
+pub struct DefaultResponder {
+    realm: Option<Arc<str>>,
+}
+
+impl DefaultResponder {
+    /// A responder that adds `realm="..."` to every challenge.
+    pub fn with_realm(realm: impl Into<Arc<str>>) -> Self {
+        Self {
+            realm: Some(realm.into()),
+        }
+    }
+}
+
+impl ErrorResponder for DefaultResponder {
+    fn respond(&self, error: &AuthError) -> ErrorResponse {
+        error.response(self.realm.as_deref())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_token_has_bare_challenge() {
+        let r = AuthError::new(AuthErrorKind::MissingToken).response(None);
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+        assert_eq!(r.www_authenticate.as_deref(), Some("Bearer"));
+        let r = AuthError::new(AuthErrorKind::MissingToken).response(Some("a\"b"));
+        assert_eq!(
+            r.www_authenticate.as_deref(),
+            Some(r#"Bearer realm="a\"b""#)
+        );
+    }
+
+    #[test]
+    fn malformed_request_is_400() {
+        let r = AuthError::new(AuthErrorKind::MalformedRequest).response(Some("api"));
+        assert_eq!(r.status, StatusCode::BAD_REQUEST);
+        assert_eq!(
+            r.www_authenticate.as_deref(),
+            Some(
+                r#"Bearer realm="api", error="invalid_request", error_description="the Authorization header is malformed""#
+            )
+        );
+    }
+
+    #[test]
+    fn unavailable_has_no_challenge() {
+        let r = AuthError::new(AuthErrorKind::KeysUnavailable).response(None);
+        assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE);
+        assert!(r.www_authenticate.is_none());
+        let v: serde_json::Value = serde_json::from_str(&r.body).unwrap_or_default();
+        assert_eq!(v["error"], "temporarily_unavailable");
+    }
+
+    #[test]
+    fn debug_is_coarse() {
+        let e = AuthError::with_detail(AuthErrorKind::MissingClaim, "exp");
+        assert_eq!(
+            format!("{e:?}"),
+            r#"AuthError { kind: MissingClaim, detail: "exp" }"#
+        );
+        assert_eq!(e.to_string(), "the token lacks a required claim (exp)");
+    }
+}

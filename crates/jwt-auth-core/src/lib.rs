@@ -1,0 +1,167 @@
+//! # jwt-auth-core
+//!
+//! Framework-agnostic JWT bearer authentication. Every policy lives here: keys
+//! and algorithm pinning, validation, token sources, claims types and the
+//! RFC 6750 error model. The web adapters — `jwt-auth-tower` (tower/axum) and
+//! `jwt-auth-actix` (actix-web) — only translate requests and responses, so
+//! both frameworks behave identically.
+//!
+//! ```
+//! use jwt_auth_core::{Authenticator, Key};
+//!
+//! let key = Key::hmac(b"0123456789abcdef0123456789abcdef")?;
+//! let exp = std::time::SystemTime::now()
+//!     .duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() + 600;
+//! let token = key.encode(&serde_json::json!({"sub": "alice", "iss": "me", "exp": exp}))?;
+//!
+//! let auth = Authenticator::new(key).issuer("me");
+//! let verified = auth.verify(&token).expect("valid token");
+//! assert_eq!(verified.subject(), Some("alice"));
+//!
+//! let err = auth.verify("not.a.token").unwrap_err();
+//! assert_eq!(auth.error_response(&err).status, 401);
+//! # Ok::<(), jwt_auth_core::KeyError>(())
+//! ```
+//!
+//! ## Secure by default
+//!
+//! - The algorithm comes from the configured [`Key`], never from the token;
+//!   `alg: none` is never accepted.
+//! - The signature is checked before any claim is read.
+//! - `exp` is required; `nbf` is checked; `iss`/`aud` are required once
+//!   configured; a `crit` header is refused; duplicate JSON members are refused.
+//! - Tokens over 8 KiB are refused before decoding; JSON nesting is bounded.
+//! - Weak keys are refused at construction.
+//! - No token, secret or key reaches `Debug`, `Display`, logs or error messages.
+//!
+//! ## Features
+//!
+//! | feature | default | what it does |
+//! |---|---|---|
+//! | `aws_lc_rs` | yes | verify with aws-lc-rs |
+//! | `rust_crypto` | no | verify with the pure-Rust RustCrypto crates (if both are on, aws-lc-rs is used) |
+//! | `test-util` | no | [`test_util`]: forge arbitrary, even invalid, tokens for tests |
+#![cfg_attr(docsrs, feature(doc_cfg))]
+#![forbid(unsafe_code)]
+
+mod authenticator;
+mod b64;
+mod claims;
+mod error;
+mod json;
+mod jws;
+mod key;
+mod roca;
+mod source;
+mod validation;
+
+#[cfg(feature = "test-util")]
+#[cfg_attr(docsrs, doc(cfg(feature = "test-util")))]
+pub mod test_util;
+
+pub use authenticator::{
+    Authenticate, Authentication, Authenticator, Rejection, VerifiedToken, optional_claims,
+    required_claims,
+};
+pub use claims::{Audience, DefaultClaims, RegisteredClaims};
+pub use error::{AuthError, AuthErrorKind, DefaultResponder, ErrorResponder, ErrorResponse};
+pub use jws::{JwsHeader, KeySet, VerifiedJws};
+pub use key::{
+    Algorithm, Key, KeyError, KeyErrorKind, KeyFamily, MIN_RSA_BITS, algorithm_name,
+    parse_algorithm,
+};
+pub use source::{AuthRequest, TokenSource, extract_token};
+pub use validation::{Clock, MAX_NUMERIC_DATE, Validation};
+
+/// Generates the shared builder methods of an adapter's `JwtAuth` type, which
+/// must have a field `authenticator: Authenticator`. Both adapters use it, so
+/// their builders cannot drift apart.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __jwt_auth_builder_methods {
+    () => {
+        /// Requires `iss` to be this issuer (adds to the accepted list).
+        /// Defaults to not checking `iss`.
+        #[must_use]
+        pub fn issuer(mut self, issuer: impl Into<String>) -> Self {
+            self.authenticator = self.authenticator.issuer(issuer);
+            self
+        }
+
+        /// Requires `aud` to contain this audience (adds to the accepted list).
+        /// Defaults to not checking `aud`.
+        #[must_use]
+        pub fn audience(mut self, audience: impl Into<String>) -> Self {
+            self.authenticator = self.authenticator.audience(audience);
+            self
+        }
+
+        /// Clock skew tolerated on `exp`/`nbf`. Defaults to 60 seconds.
+        #[must_use]
+        pub fn leeway(mut self, leeway: ::std::time::Duration) -> Self {
+            self.authenticator = self.authenticator.leeway(leeway);
+            self
+        }
+
+        /// Requires the header `typ` (for example `at+jwt`). Defaults to no check.
+        #[must_use]
+        pub fn typ(mut self, typ: impl Into<String>) -> Self {
+            self.authenticator = self.authenticator.typ(typ);
+            self
+        }
+
+        /// Replaces all claim checks. Defaults to
+        /// [`Validation::new`]($crate::Validation::new).
+        #[must_use]
+        pub fn validation(mut self, validation: $crate::Validation) -> Self {
+            self.authenticator = self.authenticator.validation(validation);
+            self
+        }
+
+        /// Adds a token source after the existing ones (for example
+        /// `TokenSource::cookie("jwt")`). Defaults to `Authorization: Bearer` only.
+        #[must_use]
+        pub fn token_source(mut self, source: $crate::TokenSource) -> Self {
+            self.authenticator = self.authenticator.token_source(source);
+            self
+        }
+
+        /// Replaces the token sources, tried in order.
+        #[must_use]
+        pub fn token_sources(
+            mut self,
+            sources: impl IntoIterator<Item = $crate::TokenSource>,
+        ) -> Self {
+            self.authenticator = self.authenticator.token_sources(sources);
+            self
+        }
+
+        /// Adds `realm="..."` to every challenge. Defaults to no realm.
+        #[must_use]
+        pub fn realm(mut self, realm: impl Into<::std::sync::Arc<str>>) -> Self {
+            self.authenticator = self.authenticator.realm(realm);
+            self
+        }
+
+        /// Replaces the error response. Defaults to the RFC 6750 answer.
+        #[must_use]
+        pub fn error_responder(mut self, responder: impl $crate::ErrorResponder) -> Self {
+            self.authenticator = self.authenticator.error_responder(responder);
+            self
+        }
+
+        /// Lets requests without a token through, with no claims; handlers
+        /// take `Option<Claims<T>>`. An invalid token is still refused. Defaults
+        /// to requiring a token.
+        #[must_use]
+        pub fn allow_anonymous(mut self) -> Self {
+            self.allow_anonymous = true;
+            self
+        }
+
+        /// The core authenticator this middleware uses.
+        pub fn authenticator(&self) -> &$crate::Authenticator {
+            &self.authenticator
+        }
+    };
+}

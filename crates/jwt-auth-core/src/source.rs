@@ -1,0 +1,344 @@
+//! Where a token is read from.
+//!
+//! By default only `Authorization: Bearer <token>` is read (RFC 6750 §2.1): the
+//! scheme is case-insensitive, separated from the token by spaces, and the
+//! token is one `token68`. Other schemes (`Basic ...`) count as "no bearer
+//! token". A bearer header with no token, or with a space inside the token, or
+//! sent twice, is a malformed request (400).
+//!
+//! Sources are tried in order; the first that holds a token decides.
+//!
+//! ```
+//! use jwt_auth_core::{AuthRequest, TokenSource, extract_token};
+//!
+//! let req = http::Request::builder()
+//!     .header("cookie", "theme=dark; session=abc.def.ghi")
+//!     .body(())
+//!     .unwrap();
+//! let sources = [TokenSource::AuthorizationBearer, TokenSource::cookie("session")];
+//! let token = extract_token(&sources, &req, 8192).unwrap();
+//! assert_eq!(token.as_deref(), Some("abc.def.ghi"));
+//! ```
+
+use std::borrow::Cow;
+
+use crate::error::{AuthError, AuthErrorKind};
+
+/// A place a token may come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TokenSource {
+    /// `Authorization: Bearer <token>` (the default).
+    AuthorizationBearer,
+    /// A cookie with this name. Common in browser apps; pair it with CSRF
+    /// protection (`SameSite` cookies or tokens).
+    Cookie(Cow<'static, str>),
+    /// A custom header whose whole value is the token (lower-case name).
+    Header(Cow<'static, str>),
+    /// A query parameter (RFC 6750 §2.3, usually `access_token`).
+    ///
+    /// **Discouraged**: URLs end up in logs, browser history and `Referer`
+    /// headers. Off unless you add it.
+    Query(Cow<'static, str>),
+}
+
+impl TokenSource {
+    /// A cookie source.
+    pub fn cookie(name: impl Into<Cow<'static, str>>) -> Self {
+        Self::Cookie(name.into())
+    }
+
+    /// A custom header source; the name is matched case-insensitively.
+    pub fn header(name: impl Into<Cow<'static, str>>) -> Self {
+        let name: Cow<'static, str> = name.into();
+        Self::Header(Cow::Owned(name.to_ascii_lowercase()))
+    }
+
+    /// A query parameter source (discouraged, see [`TokenSource::Query`]).
+    pub fn query(name: impl Into<Cow<'static, str>>) -> Self {
+        Self::Query(name.into())
+    }
+}
+
+/// Read access to a request's headers and query, implemented for `http` types
+/// here and for framework request types in the adapters.
+pub trait AuthRequest {
+    /// Calls `f` with every value of the header `name` (given in lower case),
+    /// in order.
+    fn for_each_header(&self, name: &str, f: &mut dyn FnMut(&[u8]));
+
+    /// The raw query string, without `?`.
+    fn query(&self) -> Option<&str>;
+}
+
+impl AuthRequest for http::HeaderMap {
+    fn for_each_header(&self, name: &str, f: &mut dyn FnMut(&[u8])) {
+        for value in self.get_all(name) {
+            f(value.as_bytes());
+        }
+    }
+
+    fn query(&self) -> Option<&str> {
+        None
+    }
+}
+
+impl AuthRequest for http::request::Parts {
+    fn for_each_header(&self, name: &str, f: &mut dyn FnMut(&[u8])) {
+        self.headers.for_each_header(name, f);
+    }
+
+    fn query(&self) -> Option<&str> {
+        self.uri.query()
+    }
+}
+
+impl<B> AuthRequest for http::Request<B> {
+    fn for_each_header(&self, name: &str, f: &mut dyn FnMut(&[u8])) {
+        self.headers().for_each_header(name, f);
+    }
+
+    fn query(&self) -> Option<&str> {
+        self.uri().query()
+    }
+}
+
+/// Bytes of headers scanned per cookie source, and cookie pairs per header.
+const MAX_COOKIE_PAIRS: usize = 256;
+
+/// Finds the token in the first source that holds one.
+///
+/// `Ok(None)` means no source held a token. A token longer than `max_len` is
+/// refused (401) before it is copied.
+pub fn extract_token<R: AuthRequest + ?Sized>(
+    sources: &[TokenSource],
+    req: &R,
+    max_len: usize,
+) -> Result<Option<String>, AuthError> {
+    for source in sources {
+        let found = match source {
+            TokenSource::AuthorizationBearer => from_authorization(req, max_len)?,
+            TokenSource::Cookie(name) => from_cookie(req, name, max_len)?,
+            TokenSource::Header(name) => from_header(req, name, max_len)?,
+            TokenSource::Query(name) => from_query(req, name, max_len)?,
+        };
+        if found.is_some() {
+            return Ok(found);
+        }
+    }
+    Ok(None)
+}
+
+fn bounded(token: &[u8], max_len: usize) -> Result<Option<String>, AuthError> {
+    if token.len() > max_len {
+        return Err(AuthErrorKind::TokenTooLarge.into());
+    }
+    // Non-UTF-8 cannot be a JWT; keep it as a malformed token.
+    match std::str::from_utf8(token) {
+        Ok(s) => Ok(Some(s.to_owned())),
+        Err(_) => Err(AuthError::with_detail(
+            AuthErrorKind::Malformed,
+            "token is not UTF-8",
+        )),
+    }
+}
+
+fn is_ws(b: u8) -> bool {
+    b == b' ' || b == b'\t'
+}
+
+fn trim(mut v: &[u8]) -> &[u8] {
+    while let [first, rest @ ..] = v {
+        if !is_ws(*first) {
+            break;
+        }
+        v = rest;
+    }
+    while let [rest @ .., last] = v {
+        if !is_ws(*last) {
+            break;
+        }
+        v = rest;
+    }
+    v
+}
+
+fn from_authorization<R: AuthRequest + ?Sized>(
+    req: &R,
+    max_len: usize,
+) -> Result<Option<String>, AuthError> {
+    let mut count = 0usize;
+    let mut outcome: Result<Option<String>, AuthError> = Ok(None);
+    req.for_each_header("authorization", &mut |value| {
+        count += 1;
+        if count == 1 {
+            outcome = parse_bearer(value, max_len);
+        }
+    });
+    if count > 1 {
+        // Two Authorization headers: which one counts is ambiguous.
+        return Err(AuthError::with_detail(
+            AuthErrorKind::MalformedRequest,
+            "several Authorization headers",
+        ));
+    }
+    outcome
+}
+
+/// Parses one `Authorization` value. `Ok(None)` for another scheme.
+fn parse_bearer(value: &[u8], max_len: usize) -> Result<Option<String>, AuthError> {
+    let value = trim(value);
+    let scheme_end = value.iter().position(|&b| is_ws(b)).unwrap_or(value.len());
+    let (scheme, rest) = value.split_at(scheme_end);
+    if !scheme.eq_ignore_ascii_case(b"bearer") {
+        return Ok(None);
+    }
+    let malformed =
+        || AuthError::with_detail(AuthErrorKind::MalformedRequest, "bearer credentials");
+    // 1*SP between scheme and token; tabs are not allowed there.
+    let token_start = rest.iter().position(|&b| b != b' ').unwrap_or(rest.len());
+    if token_start == 0 && !rest.is_empty() {
+        return Err(malformed());
+    }
+    let token = &rest[token_start..];
+    if token.is_empty() || token.iter().any(|&b| is_ws(b)) {
+        return Err(malformed());
+    }
+    bounded(token, max_len)
+}
+
+fn from_cookie<R: AuthRequest + ?Sized>(
+    req: &R,
+    name: &str,
+    max_len: usize,
+) -> Result<Option<String>, AuthError> {
+    let mut outcome: Result<Option<String>, AuthError> = Ok(None);
+    req.for_each_header("cookie", &mut |header| {
+        if !matches!(outcome, Ok(None)) {
+            return;
+        }
+        for pair in header.split(|&b| b == b';').take(MAX_COOKIE_PAIRS) {
+            let pair = trim(pair);
+            let Some(eq) = pair.iter().position(|&b| b == b'=') else {
+                continue;
+            };
+            if trim(&pair[..eq]) != name.as_bytes() {
+                continue;
+            }
+            let mut value = trim(&pair[eq + 1..]);
+            if value.len() >= 2 && value[0] == b'"' && value[value.len() - 1] == b'"' {
+                value = &value[1..value.len() - 1];
+            }
+            if value.is_empty() {
+                continue;
+            }
+            outcome = bounded(value, max_len);
+            return;
+        }
+    });
+    outcome
+}
+
+fn from_header<R: AuthRequest + ?Sized>(
+    req: &R,
+    name: &str,
+    max_len: usize,
+) -> Result<Option<String>, AuthError> {
+    let mut count = 0usize;
+    let mut outcome: Result<Option<String>, AuthError> = Ok(None);
+    req.for_each_header(name, &mut |value| {
+        count += 1;
+        let value = trim(value);
+        if count == 1 && !value.is_empty() {
+            outcome = bounded(value, max_len);
+        }
+    });
+    if count > 1 {
+        return Err(AuthError::with_detail(
+            AuthErrorKind::MalformedRequest,
+            "token header sent more than once",
+        ));
+    }
+    outcome
+}
+
+fn from_query<R: AuthRequest + ?Sized>(
+    req: &R,
+    name: &str,
+    max_len: usize,
+) -> Result<Option<String>, AuthError> {
+    let Some(query) = req.query() else {
+        return Ok(None);
+    };
+    for pair in query.split('&') {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        if key == name && !value.is_empty() {
+            return bounded(value.as_bytes(), max_len);
+        }
+    }
+    Ok(None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn auth(values: &[&str]) -> Result<Option<String>, AuthErrorKind> {
+        let mut b = http::Request::builder();
+        for v in values {
+            b = b.header("authorization", *v);
+        }
+        let req = b.body(()).map_err(|_| AuthErrorKind::Malformed)?;
+        extract_token(&[TokenSource::AuthorizationBearer], &req, 64).map_err(|e| e.kind())
+    }
+
+    #[test]
+    fn bearer_parsing() {
+        assert_eq!(auth(&["Bearer abc"]), Ok(Some("abc".into())));
+        assert_eq!(auth(&["bEaReR abc"]), Ok(Some("abc".into())));
+        assert_eq!(auth(&["Bearer   abc"]), Ok(Some("abc".into())));
+        assert_eq!(auth(&["Basic dXNlcjpwYXNz"]), Ok(None));
+        assert_eq!(auth(&[]), Ok(None));
+        assert_eq!(auth(&["Bearer"]), Err(AuthErrorKind::MalformedRequest));
+        assert_eq!(auth(&["Bearer "]), Err(AuthErrorKind::MalformedRequest));
+        assert_eq!(auth(&["Bearer a b"]), Err(AuthErrorKind::MalformedRequest));
+        assert_eq!(auth(&["Bearer\tabc"]), Err(AuthErrorKind::MalformedRequest));
+        assert_eq!(
+            auth(&["Bearer a", "Bearer b"]),
+            Err(AuthErrorKind::MalformedRequest)
+        );
+        assert_eq!(
+            auth(&[&format!("Bearer {}", "a".repeat(65))]),
+            Err(AuthErrorKind::TokenTooLarge)
+        );
+    }
+
+    #[test]
+    fn order_and_cookies() {
+        let req = http::Request::builder()
+            .uri("/x?access_token=q.q.q")
+            .header("cookie", "a=1; jwt=\"c.c.c\"")
+            .header("x-token", "h.h.h")
+            .body(())
+            .unwrap_or_default();
+        let all = [
+            TokenSource::AuthorizationBearer,
+            TokenSource::query("access_token"),
+            TokenSource::cookie("jwt"),
+            TokenSource::header("X-Token"),
+        ];
+        assert_eq!(
+            extract_token(&all, &req, 64).ok().flatten().as_deref(),
+            Some("q.q.q")
+        );
+        assert_eq!(
+            extract_token(&all[2..], &req, 64).ok().flatten().as_deref(),
+            Some("c.c.c")
+        );
+        assert_eq!(
+            extract_token(&all[3..], &req, 64).ok().flatten().as_deref(),
+            Some("h.h.h")
+        );
+        assert_eq!(extract_token(&all[..1], &req, 64).ok().flatten(), None);
+    }
+}

@@ -1,0 +1,402 @@
+//! What is checked once the signature has verified, with every default.
+//!
+//! | check | default |
+//! |---|---|
+//! | signature | always first, with the configured key's algorithms |
+//! | `exp` | required; valid while `now < exp + leeway` |
+//! | `nbf` | checked when present: valid once `now + leeway >= nbf` |
+//! | `iat` | must be a valid NumericDate when present; not compared to now |
+//! | `iss` | not checked; when issuers are configured it is required and must match one |
+//! | `aud` | not checked; when audiences are configured it is required and must contain one |
+//! | `typ` | not checked; when configured, the header's `typ` must match (case-insensitive, `application/` optional) |
+//! | leeway | 60 seconds |
+//! | maximum token length | 8 KiB, checked before any decoding |
+//! | maximum JSON nesting | 16 levels, in header and claims |
+//! | duplicate member names | always refused, in header and claims |
+//! | `crit` header | always refused |
+//!
+//! NumericDates may carry a fraction but must be finite, not negative, and no
+//! later than year 9999; `iss`, `sub` and `jti` must be strings when present.
+//!
+//! ```
+//! use std::time::Duration;
+//! use jwt_auth_core::Validation;
+//!
+//! let v = Validation::new()
+//!     .issuer("https://idp.example.com/")
+//!     .audience("orders-api")
+//!     .leeway(Duration::from_secs(30))
+//!     .typ("at+jwt");
+//! assert_eq!(v.get_leeway(), Duration::from_secs(30));
+//! ```
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde_json::{Map, Value};
+
+use crate::error::{AuthError, AuthErrorKind};
+
+/// Largest NumericDate accepted: 9999-12-31T23:59:59Z.
+pub const MAX_NUMERIC_DATE: f64 = 253_402_300_799.0;
+
+/// A source of the current time, for tests and simulations.
+pub type Clock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
+
+/// Claim and header checks. See the [module docs](self) for the defaults.
+#[derive(Clone)]
+pub struct Validation {
+    pub(crate) leeway: Duration,
+    pub(crate) issuers: Vec<String>,
+    pub(crate) audiences: Vec<String>,
+    pub(crate) typ: Option<String>,
+    pub(crate) require_exp: bool,
+    pub(crate) validate_nbf: bool,
+    pub(crate) required_claims: Vec<String>,
+    pub(crate) max_token_len: usize,
+    pub(crate) max_json_depth: usize,
+    pub(crate) clock: Option<Clock>,
+}
+
+impl std::fmt::Debug for Validation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Validation")
+            .field("leeway", &self.leeway)
+            .field("issuers", &self.issuers)
+            .field("audiences", &self.audiences)
+            .field("typ", &self.typ)
+            .field("require_exp", &self.require_exp)
+            .field("validate_nbf", &self.validate_nbf)
+            .field("required_claims", &self.required_claims)
+            .field("max_token_len", &self.max_token_len)
+            .field("max_json_depth", &self.max_json_depth)
+            .field("custom_clock", &self.clock.is_some())
+            .finish()
+    }
+}
+
+impl Default for Validation {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Validation {
+    /// The secure defaults listed in the [module docs](self).
+    pub fn new() -> Self {
+        Self {
+            leeway: Duration::from_secs(60),
+            issuers: Vec::new(),
+            audiences: Vec::new(),
+            typ: None,
+            require_exp: true,
+            validate_nbf: true,
+            required_claims: Vec::new(),
+            max_token_len: 8 * 1024,
+            max_json_depth: 16,
+            clock: None,
+        }
+    }
+
+    /// Accept tokens from this issuer (adds to the list). Defaults to not
+    /// checking `iss`; once any issuer is set, `iss` is required.
+    #[must_use]
+    pub fn issuer(mut self, issuer: impl Into<String>) -> Self {
+        self.issuers.push(issuer.into());
+        self
+    }
+
+    /// Accept tokens from any of these issuers (adds to the list).
+    #[must_use]
+    pub fn issuers<I: IntoIterator<Item = S>, S: Into<String>>(mut self, issuers: I) -> Self {
+        self.issuers.extend(issuers.into_iter().map(Into::into));
+        self
+    }
+
+    /// Accept tokens meant for this audience (adds to the list). Defaults to
+    /// not checking `aud`; once any audience is set, `aud` is required.
+    #[must_use]
+    pub fn audience(mut self, audience: impl Into<String>) -> Self {
+        self.audiences.push(audience.into());
+        self
+    }
+
+    /// Accept tokens meant for any of these audiences (adds to the list).
+    #[must_use]
+    pub fn audiences<I: IntoIterator<Item = S>, S: Into<String>>(mut self, audiences: I) -> Self {
+        self.audiences.extend(audiences.into_iter().map(Into::into));
+        self
+    }
+
+    /// Clock skew tolerated on `exp` and `nbf`. Defaults to 60 seconds.
+    #[must_use]
+    pub fn leeway(mut self, leeway: Duration) -> Self {
+        self.leeway = leeway;
+        self
+    }
+
+    /// The leeway in force.
+    pub fn get_leeway(&self) -> Duration {
+        self.leeway
+    }
+
+    /// Require the header `typ` to be this value, for example `at+jwt`
+    /// (RFC 9068). Compared case-insensitively; an `application/` prefix on
+    /// either side is ignored. Defaults to no check.
+    #[must_use]
+    pub fn typ(mut self, typ: impl Into<String>) -> Self {
+        self.typ = Some(typ.into());
+        self
+    }
+
+    /// Whether `exp` is required. Defaults to `true`; turning it off accepts
+    /// tokens that never expire, which RFC 8725 advises against.
+    #[must_use]
+    pub fn require_exp(mut self, require: bool) -> Self {
+        self.require_exp = require;
+        self
+    }
+
+    /// Whether `nbf` is checked when present. Defaults to `true`.
+    #[must_use]
+    pub fn validate_nbf(mut self, validate: bool) -> Self {
+        self.validate_nbf = validate;
+        self
+    }
+
+    /// Require a claim to be present (for example `sub` or `jti`). Defaults to
+    /// none beyond `exp`.
+    #[must_use]
+    pub fn require_claim(mut self, claim: impl Into<String>) -> Self {
+        self.required_claims.push(claim.into());
+        self
+    }
+
+    /// Longest token accepted, in bytes, checked before any decoding. Defaults
+    /// to 8192.
+    #[must_use]
+    pub fn max_token_len(mut self, len: usize) -> Self {
+        self.max_token_len = len;
+        self
+    }
+
+    /// Deepest JSON nesting accepted in header and claims. Defaults to 16.
+    #[must_use]
+    pub fn max_json_depth(mut self, depth: usize) -> Self {
+        self.max_json_depth = depth.max(1);
+        self
+    }
+
+    /// Use another clock than the system's. Defaults to [`SystemTime::now`].
+    #[must_use]
+    pub fn clock(mut self, clock: impl Fn() -> SystemTime + Send + Sync + 'static) -> Self {
+        self.clock = Some(Arc::new(clock));
+        self
+    }
+
+    pub(crate) fn now(&self) -> f64 {
+        let now = self.clock.as_ref().map_or_else(SystemTime::now, |c| c());
+        now.duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs_f64())
+            .unwrap_or(0.0)
+    }
+
+    /// Checks the header `typ` (if configured) and the claims.
+    pub(crate) fn check(
+        &self,
+        typ: Option<&str>,
+        claims: &Map<String, Value>,
+    ) -> Result<(), AuthError> {
+        if let Some(expected) = &self.typ {
+            let ok = typ.is_some_and(|t| media_type_eq(t, expected));
+            if !ok {
+                return Err(AuthErrorKind::InvalidType.into());
+            }
+        }
+        let now = self.now();
+        let leeway = self.leeway.as_secs_f64();
+
+        match numeric_date(claims, "exp")? {
+            Some(exp) => {
+                if now >= exp + leeway {
+                    return Err(AuthErrorKind::Expired.into());
+                }
+            }
+            None if self.require_exp => {
+                return Err(AuthError::with_detail(AuthErrorKind::MissingClaim, "exp"));
+            }
+            None => {}
+        }
+        if let Some(nbf) = numeric_date(claims, "nbf")? {
+            if self.validate_nbf && now + leeway < nbf {
+                return Err(AuthErrorKind::NotYetValid.into());
+            }
+        }
+        numeric_date(claims, "iat")?;
+        let iss = string_claim(claims, "iss")?;
+        string_claim(claims, "sub")?;
+        string_claim(claims, "jti")?;
+
+        if !self.issuers.is_empty() {
+            let iss = iss.ok_or(AuthError::with_detail(AuthErrorKind::MissingClaim, "iss"))?;
+            if !self.issuers.iter().any(|i| i == iss) {
+                return Err(AuthErrorKind::InvalidIssuer.into());
+            }
+        }
+        if !self.audiences.is_empty() {
+            let ok = match claims.get("aud") {
+                None => return Err(AuthError::with_detail(AuthErrorKind::MissingClaim, "aud")),
+                Some(Value::String(a)) => self.audiences.iter().any(|x| x == a),
+                Some(Value::Array(list)) => {
+                    let mut found = false;
+                    for item in list {
+                        let Value::String(a) = item else {
+                            return Err(AuthError::with_detail(AuthErrorKind::InvalidClaim, "aud"));
+                        };
+                        found |= self.audiences.iter().any(|x| x == a);
+                    }
+                    found
+                }
+                Some(_) => return Err(AuthError::with_detail(AuthErrorKind::InvalidClaim, "aud")),
+            };
+            if !ok {
+                return Err(AuthErrorKind::InvalidAudience.into());
+            }
+        }
+        for name in &self.required_claims {
+            if !claims.contains_key(name) {
+                return Err(AuthErrorKind::MissingClaim.into());
+            }
+        }
+        Ok(())
+    }
+}
+
+fn media_type_eq(actual: &str, expected: &str) -> bool {
+    fn strip(s: &str) -> &str {
+        let lower_prefix = "application/";
+        if s.len() >= lower_prefix.len()
+            && s[..lower_prefix.len()].eq_ignore_ascii_case(lower_prefix)
+        {
+            &s[lower_prefix.len()..]
+        } else {
+            s
+        }
+    }
+    strip(actual).eq_ignore_ascii_case(strip(expected))
+}
+
+fn numeric_date(claims: &Map<String, Value>, name: &'static str) -> Result<Option<f64>, AuthError> {
+    match claims.get(name) {
+        None => Ok(None),
+        Some(Value::Number(n)) => {
+            let v = n
+                .as_f64()
+                .filter(|v| v.is_finite() && *v >= 0.0 && *v <= MAX_NUMERIC_DATE)
+                .ok_or(AuthError::with_detail(AuthErrorKind::InvalidClaim, name))?;
+            Ok(Some(v))
+        }
+        Some(_) => Err(AuthError::with_detail(AuthErrorKind::InvalidClaim, name)),
+    }
+}
+
+fn string_claim<'a>(
+    claims: &'a Map<String, Value>,
+    name: &'static str,
+) -> Result<Option<&'a str>, AuthError> {
+    match claims.get(name) {
+        None => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(_) => Err(AuthError::with_detail(AuthErrorKind::InvalidClaim, name)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn at(t: u64) -> Validation {
+        Validation::new().clock(move || UNIX_EPOCH + Duration::from_secs(t))
+    }
+
+    fn check(v: &Validation, claims: Value) -> Option<AuthErrorKind> {
+        let Value::Object(map) = claims else {
+            return Some(AuthErrorKind::Malformed);
+        };
+        v.check(None, &map).err().map(|e| e.kind())
+    }
+
+    #[test]
+    fn exp_rules() {
+        let v = at(1000);
+        assert_eq!(check(&v, json!({})), Some(AuthErrorKind::MissingClaim));
+        assert_eq!(check(&v, json!({"exp": 941})), None, "within leeway");
+        assert_eq!(
+            check(&v, json!({"exp": 940})),
+            Some(AuthErrorKind::Expired),
+            "exactly leeway"
+        );
+        assert_eq!(check(&v, json!({"exp": 939})), Some(AuthErrorKind::Expired));
+        assert_eq!(check(&v, json!({"exp": 2000.5})), None, "fraction");
+        for bad in [
+            json!("2000"),
+            json!(-1),
+            json!(1e30),
+            json!(18446744073709551616.0),
+            json!(null),
+        ] {
+            assert_eq!(
+                check(&v, json!({"exp": bad})),
+                Some(AuthErrorKind::InvalidClaim),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn nbf_iss_aud() {
+        let v = at(1000).issuer("i").audience("a");
+        let base = |extra: Value| {
+            let mut m = json!({"exp": 5000, "iss": "i", "aud": "a"});
+            if let (Value::Object(m), Value::Object(e)) = (&mut m, extra) {
+                m.extend(e);
+            }
+            m
+        };
+        assert_eq!(check(&v, base(json!({}))), None);
+        assert_eq!(
+            check(&v, base(json!({"nbf": 1061}))),
+            Some(AuthErrorKind::NotYetValid)
+        );
+        assert_eq!(check(&v, base(json!({"nbf": 1059}))), None);
+        assert_eq!(
+            check(&v, base(json!({"iss": "j"}))),
+            Some(AuthErrorKind::InvalidIssuer)
+        );
+        assert_eq!(
+            check(&v, json!({"exp": 5000, "aud": "a"})),
+            Some(AuthErrorKind::MissingClaim)
+        );
+        assert_eq!(check(&v, base(json!({"aud": ["x", "a"]}))), None);
+        assert_eq!(
+            check(&v, base(json!({"aud": ["x"]}))),
+            Some(AuthErrorKind::InvalidAudience)
+        );
+        assert_eq!(
+            check(&v, base(json!({"aud": []}))),
+            Some(AuthErrorKind::InvalidAudience)
+        );
+        assert_eq!(
+            check(&v, base(json!({"aud": [1]}))),
+            Some(AuthErrorKind::InvalidClaim)
+        );
+    }
+
+    #[test]
+    fn typ_matching() {
+        assert!(media_type_eq("at+jwt", "at+JWT"));
+        assert!(media_type_eq("application/at+jwt", "at+jwt"));
+        assert!(!media_type_eq("JWT", "at+jwt"));
+    }
+}
