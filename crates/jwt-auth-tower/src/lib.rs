@@ -1,1 +1,72 @@
-//! placeholder
+//! # jwt-auth-tower
+//!
+//! JWT bearer authentication for tower services and axum, built on
+//! [`jwt_auth_core`]. One line installs it:
+//!
+//! ```
+//! use axum::{Router, routing::get};
+//! use jwt_auth_tower::{Claims, DefaultClaims, JwtAuth, Key};
+//! use tower::ServiceExt;
+//!
+//! async fn me(Claims(claims): Claims<DefaultClaims>) -> String {
+//!     format!("hello {}", claims.sub().unwrap_or("?"))
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let key = Key::hmac(b"0123456789abcdef0123456789abcdef")?;
+//! let app = Router::new()
+//!     .route("/me", get(me))
+//!     .layer(JwtAuth::new(key.clone()).issuer("https://auth.example.com"));
+//!
+//! let exp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs() + 600;
+//! let token = key.encode(&serde_json::json!({
+//!     "sub": "alice", "iss": "https://auth.example.com", "exp": exp
+//! }))?;
+//!
+//! let ok = http::Request::get("/me")
+//!     .header("authorization", format!("Bearer {token}"))
+//!     .body(axum::body::Body::empty())?;
+//! assert_eq!(app.clone().oneshot(ok).await?.status(), 200);
+//!
+//! let anonymous = http::Request::get("/me").body(axum::body::Body::empty())?;
+//! let response = app.oneshot(anonymous).await?;
+//! assert_eq!(response.status(), 401);
+//! assert_eq!(response.headers()["www-authenticate"], "Bearer");
+//! # Ok(()) }
+//! ```
+//!
+//! - [`JwtAuth`] is the [`Layer`](tower_layer::Layer); put it on a router, a
+//!   nested router or a single route. [`JwtAuth::allow_anonymous`] lets requests
+//!   without a token through.
+//! - Handlers take [`Claims<T>`] for any `T: DeserializeOwned`, or
+//!   `Option<Claims<T>>` where a token is optional (feature `axum`, on by
+//!   default).
+//! - Refusals are the RFC 6750 answers of [`jwt_auth_core`], identical to the
+//!   actix-web adapter's.
+//!
+//! ## Features
+//!
+//! | feature | default | what it does |
+//! |---|---|---|
+//! | `axum` | yes | the `Claims<T>` extractors (depends on `axum-core` only) |
+//! | `aws_lc_rs` | yes | verify with aws-lc-rs |
+//! | `rust_crypto` | no | verify with RustCrypto |
+#![cfg_attr(docsrs, feature(doc_cfg))]
+#![forbid(unsafe_code)]
+
+#[cfg(feature = "axum")]
+mod extract;
+mod layer;
+mod service;
+
+#[cfg(feature = "axum")]
+#[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
+pub use extract::{Claims, ClaimsRejection};
+pub use layer::JwtAuth;
+pub use service::{JwtAuthService, ResponseBody, ResponseFuture};
+
+pub use jwt_auth_core::{
+    Algorithm, AuthError, AuthErrorKind, Authentication, Authenticator, DefaultClaims,
+    ErrorResponse, Key, KeyError, KeySet, TokenSource, Validation, VerifiedToken,
+};

@@ -1,0 +1,90 @@
+//! actix-web extractors.
+
+use std::future::{Ready, ready};
+use std::ops::{Deref, DerefMut};
+
+use actix_web::dev::Payload;
+use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse, ResponseError};
+use jwt_auth_core::{AuthError, Authentication, DefaultClaims, Rejection};
+use serde::de::DeserializeOwned;
+
+use crate::render;
+
+/// The verified claims of the request, deserialized into `T`.
+///
+/// - `Claims<T>`: requires a verified token. Without one (a scope with
+///   [`allow_anonymous`](crate::JwtAuth::allow_anonymous)) the answer is 401.
+/// - `Option<Claims<T>>`: `None` when the request had no token.
+///
+/// On a route without the [`JwtAuth`](crate::JwtAuth) middleware, `Claims<T>`
+/// answers 500 and logs an error.
+///
+/// ```
+/// use jwt_auth_actix::{Claims, DefaultClaims};
+/// use serde::Deserialize;
+///
+/// #[derive(Deserialize)]
+/// struct MyClaims { sub: String, roles: Vec<String> }
+///
+/// async fn admin(Claims(c): Claims<MyClaims>) -> String { c.roles.join(",") }
+/// async fn greet(claims: Option<Claims<DefaultClaims>>) -> &'static str {
+///     if claims.is_some() { "hello, member" } else { "hello, stranger" }
+/// }
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Claims<T = DefaultClaims>(pub T);
+
+impl<T> Deref for Claims<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T> DerefMut for Claims<T> {
+    fn deref_mut(&mut self) -> &mut T {
+        &mut self.0
+    }
+}
+
+impl<T: DeserializeOwned> FromRequest for Claims<T> {
+    type Error = ClaimsRejection;
+    type Future = Ready<Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _payload: &mut Payload) -> Self::Future {
+        let extensions = req.extensions();
+        ready(
+            jwt_auth_core::required_claims(extensions.get::<Authentication>())
+                .map(Claims)
+                .map_err(ClaimsRejection),
+        )
+    }
+}
+
+/// Why `Claims<T>` could not be extracted; answers like the middleware does.
+#[derive(Debug, Clone)]
+pub struct ClaimsRejection(Rejection);
+
+impl ClaimsRejection {
+    /// The underlying error.
+    pub fn error(&self) -> &AuthError {
+        &self.0.error
+    }
+}
+
+impl std::fmt::Display for ClaimsRejection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(&self.0.error, f)
+    }
+}
+
+impl ResponseError for ClaimsRejection {
+    fn status_code(&self) -> actix_web::http::StatusCode {
+        actix_web::http::StatusCode::from_u16(self.0.response.status.as_u16())
+            .unwrap_or(actix_web::http::StatusCode::INTERNAL_SERVER_ERROR)
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        render(self.0.response.clone())
+    }
+}

@@ -1,0 +1,125 @@
+//! The actix-web middleware.
+
+use std::future::{Ready, ready};
+use std::pin::Pin;
+use std::rc::Rc;
+
+use actix_web::body::{EitherBody, MessageBody};
+use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
+use actix_web::{Error, HttpMessage};
+use jwt_auth_core::{AuthError, AuthErrorKind, Authentication, Authenticator, Key};
+
+use crate::{ActixRequest, render};
+
+/// Middleware that authenticates every request with a JWT.
+///
+/// Requests with a valid token reach the handler with the verified token in
+/// their extensions (read it with [`Claims<T>`](crate::Claims)). Others get the
+/// RFC 6750 answer. Cheap to clone.
+///
+/// ```
+/// # fn main() -> Result<(), jwt_auth_actix::KeyError> {
+/// use std::time::Duration;
+/// use jwt_auth_actix::{JwtAuth, Key, TokenSource};
+///
+/// let auth = JwtAuth::new(Key::hmac([7u8; 32])?)
+///     .issuer("https://auth.example.com")
+///     .audience("orders")
+///     .leeway(Duration::from_secs(30))
+///     .token_source(TokenSource::cookie("jwt"));
+/// # let _ = auth; Ok(()) }
+/// ```
+#[derive(Clone, Debug)]
+#[must_use]
+pub struct JwtAuth {
+    pub(crate) authenticator: Authenticator,
+    pub(crate) allow_anonymous: bool,
+}
+
+impl JwtAuth {
+    /// Authenticates with `key` and the secure defaults of [`jwt_auth_core::Validation`].
+    pub fn new(key: Key) -> Self {
+        Self::from(Authenticator::new(key))
+    }
+
+    jwt_auth_core::__jwt_auth_builder_methods!();
+}
+
+impl From<Authenticator> for JwtAuth {
+    fn from(authenticator: Authenticator) -> Self {
+        Self {
+            authenticator,
+            allow_anonymous: false,
+        }
+    }
+}
+
+impl<S, B> Transform<S, ServiceRequest> for JwtAuth
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error> + 'static,
+    B: MessageBody + 'static,
+{
+    type Response = ServiceResponse<EitherBody<B>>;
+    type Error = Error;
+    type Transform = JwtAuthMiddleware<S>;
+    type InitError = ();
+    type Future = Ready<Result<Self::Transform, Self::InitError>>;
+
+    fn new_transform(&self, service: S) -> Self::Future {
+        ready(Ok(JwtAuthMiddleware {
+            service: Rc::new(service),
+            auth: self.clone(),
+        }))
+    }
+}
+
+/// The service produced by [`JwtAuth`].
+#[derive(Debug)]
+pub struct JwtAuthMiddleware<S> {
+    service: Rc<S>,
+    auth: JwtAuth,
+}
+
+type LocalBoxFuture<T> = Pin<Box<dyn std::future::Future<Output = T>>>;
+
+impl<S, B> Service<ServiceRequest> for JwtAuthMiddleware<S>
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error> + 'static,
+    B: MessageBody + 'static,
+{
+    type Response = ServiceResponse<EitherBody<B>>;
+    type Error = Error;
+    type Future = LocalBoxFuture<Result<Self::Response, Self::Error>>;
+
+    forward_ready!(service);
+
+    fn call(&self, req: ServiceRequest) -> Self::Future {
+        let authenticator = self.auth.authenticator.clone();
+        let authenticate = authenticator.authenticate(&ActixRequest {
+            headers: req.headers(),
+            query: req.query_string(),
+        });
+        let allow_anonymous = self.auth.allow_anonymous;
+        let service = Rc::clone(&self.service);
+        Box::pin(async move {
+            let authentication = match authenticate.await {
+                Ok(Some(token)) => Authentication::verified(authenticator, token),
+                Ok(None) if allow_anonymous => Authentication::anonymous(authenticator),
+                Ok(None) => {
+                    let err = AuthError::new(AuthErrorKind::MissingToken);
+                    let response = render(authenticator.error_response(&err));
+                    return Ok(req.into_response(response).map_into_right_body());
+                }
+                Err(err) => {
+                    let response = render(authenticator.error_response(&err));
+                    return Ok(req.into_response(response).map_into_right_body());
+                }
+            };
+            req.extensions_mut().insert(authentication);
+            service
+                .call(req)
+                .await
+                .map(ServiceResponse::map_into_left_body)
+        })
+    }
+}

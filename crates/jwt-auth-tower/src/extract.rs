@@ -1,0 +1,116 @@
+//! axum extractors.
+
+use std::ops::{Deref, DerefMut};
+
+use axum_core::extract::{FromRequestParts, OptionalFromRequestParts};
+use axum_core::response::{IntoResponse, Response};
+use bytes::Bytes;
+use http::request::Parts;
+use jwt_auth_core::{AuthError, Authentication, DefaultClaims, Rejection};
+use serde::de::DeserializeOwned;
+
+/// The verified claims of the request, deserialized into `T`.
+///
+/// - `Claims<T>`: requires a verified token. Without one (a route with
+///   [`allow_anonymous`](crate::JwtAuth::allow_anonymous)) the answer is 401.
+/// - `Option<Claims<T>>`: `None` when the request had no token.
+///
+/// On a route without the [`JwtAuth`](crate::JwtAuth) layer, both answer 500
+/// and log an error: a misconfiguration is never silently anonymous.
+///
+/// ```
+/// use jwt_auth_tower::{Claims, DefaultClaims};
+/// use serde::Deserialize;
+///
+/// #[derive(Deserialize)]
+/// struct MyClaims { sub: String, roles: Vec<String> }
+///
+/// async fn admin(Claims(c): Claims<MyClaims>) -> String { c.roles.join(",") }
+/// async fn greet(claims: Option<Claims<DefaultClaims>>) -> &'static str {
+///     if claims.is_some() { "hello, member" } else { "hello, stranger" }
+/// }
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Claims<T = DefaultClaims>(pub T);
+
+impl<T> Deref for Claims<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T> DerefMut for Claims<T> {
+    fn deref_mut(&mut self) -> &mut T {
+        &mut self.0
+    }
+}
+
+impl<T, S> FromRequestParts<S> for Claims<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = ClaimsRejection;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        jwt_auth_core::required_claims(parts.extensions.get::<Authentication>())
+            .map(Claims)
+            .map_err(ClaimsRejection)
+    }
+}
+
+impl<T, S> OptionalFromRequestParts<S> for Claims<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = ClaimsRejection;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        _state: &S,
+    ) -> Result<Option<Self>, Self::Rejection> {
+        jwt_auth_core::optional_claims(parts.extensions.get::<Authentication>())
+            .map(|c| c.map(Claims))
+            .map_err(ClaimsRejection)
+    }
+}
+
+/// Why `Claims<T>` could not be extracted; answers like the middleware does.
+#[derive(Debug, Clone)]
+pub struct ClaimsRejection(Rejection);
+
+impl ClaimsRejection {
+    /// The underlying error.
+    pub fn error(&self) -> &AuthError {
+        &self.0.error
+    }
+
+    /// The status code.
+    pub fn status(&self) -> http::StatusCode {
+        self.0.response.status
+    }
+
+    /// The body text.
+    pub fn body_text(&self) -> String {
+        self.0.response.body.clone()
+    }
+}
+
+impl IntoResponse for ClaimsRejection {
+    fn into_response(self) -> Response {
+        self.0
+            .response
+            .into_http::<String>()
+            .map(|b| axum_core::body::Body::from(Bytes::from(b)))
+    }
+}
+
+impl std::fmt::Display for ClaimsRejection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(&self.0.error, f)
+    }
+}
+
+impl std::error::Error for ClaimsRejection {}
