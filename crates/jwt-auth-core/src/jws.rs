@@ -111,33 +111,30 @@ impl KeySet {
             .get("keys")
             .and_then(Value::as_array)
             .ok_or_else(|| KeyError::new(KeyErrorKind::Invalid, "JWK set lacks a `keys` array"))?;
+        // Duplicate kids are ambiguous: every entry that shares one is refused,
+        // whether or not it would load.
+        let mut counts: HashMap<&str, usize> = HashMap::new();
+        for jwk in list {
+            if let Some(kid) = jwk.get("kid").and_then(Value::as_str) {
+                *counts.entry(kid).or_default() += 1;
+            }
+        }
         let mut refused = Vec::new();
         let mut keys = Vec::new();
         for jwk in list {
+            let kid = jwk.get("kid").and_then(Value::as_str);
+            if kid.is_some_and(|kid| counts.get(kid).copied().unwrap_or(0) > 1) {
+                refused.push(KeyError::new(
+                    KeyErrorKind::KeySet,
+                    "key refused: its `kid` appears more than once in the set",
+                ));
+                continue;
+            }
             match Key::from_jwk_value(jwk) {
                 Ok(key) => keys.push(key),
                 Err(e) => refused.push(e),
             }
         }
-        // Duplicate kids are ambiguous: refuse every key that shares one.
-        let mut counts: HashMap<String, usize> = HashMap::new();
-        for key in &keys {
-            if let Some(kid) = key.kid() {
-                *counts.entry(kid.to_owned()).or_default() += 1;
-            }
-        }
-        keys.retain(|key| {
-            let dup = key
-                .kid()
-                .is_some_and(|kid| counts.get(kid).copied().unwrap_or(0) > 1);
-            if dup {
-                refused.push(KeyError::new(
-                    KeyErrorKind::KeySet,
-                    "key refused: its `kid` appears more than once in the set",
-                ));
-            }
-            !dup
-        });
         let has_asymmetric = keys.iter().any(|k| !k.family().is_symmetric());
         if has_asymmetric {
             keys.retain(|key| {

@@ -1,8 +1,8 @@
 //! Where a token is read from.
 //!
 //! By default only `Authorization: Bearer <token>` is read (RFC 6750 §2.1): the
-//! scheme is case-insensitive, separated from the token by spaces, and the
-//! token is one `token68`. Other schemes (`Basic ...`) count as "no bearer
+//! scheme is case-insensitive, separated from the token by one space, and the
+//! token is one `token68` with no whitespace around it. Other schemes (`Basic ...`) count as "no bearer
 //! token". A bearer header with no token, or with a space inside the token, or
 //! sent twice, is a malformed request (400).
 //!
@@ -147,13 +147,18 @@ fn is_ws(b: u8) -> bool {
     b == b' ' || b == b'\t'
 }
 
-fn trim(mut v: &[u8]) -> &[u8] {
+fn trim_start(mut v: &[u8]) -> &[u8] {
     while let [first, rest @ ..] = v {
         if !is_ws(*first) {
             break;
         }
         v = rest;
     }
+    v
+}
+
+fn trim(v: &[u8]) -> &[u8] {
+    let mut v = trim_start(v);
     while let [rest @ .., last] = v {
         if !is_ws(*last) {
             break;
@@ -186,8 +191,13 @@ fn from_authorization<R: AuthRequest + ?Sized>(
 }
 
 /// Parses one `Authorization` value. `Ok(None)` for another scheme.
+///
+/// Exactly one space separates the scheme from the token. A missing token or
+/// whitespace between two parts of the credentials is a malformed request
+/// (400); stray whitespace before or after the token makes the token itself
+/// invalid (401), as does anything that is not a JWS.
 fn parse_bearer(value: &[u8], max_len: usize) -> Result<Option<String>, AuthError> {
-    let value = trim(value);
+    let value = trim_start(value);
     let scheme_end = value.iter().position(|&b| is_ws(b)).unwrap_or(value.len());
     let (scheme, rest) = value.split_at(scheme_end);
     if !scheme.eq_ignore_ascii_case(b"bearer") {
@@ -195,14 +205,18 @@ fn parse_bearer(value: &[u8], max_len: usize) -> Result<Option<String>, AuthErro
     }
     let malformed =
         || AuthError::with_detail(AuthErrorKind::MalformedRequest, "bearer credentials");
-    // 1*SP between scheme and token; tabs are not allowed there.
-    let token_start = rest.iter().position(|&b| b != b' ').unwrap_or(rest.len());
-    if token_start == 0 && !rest.is_empty() {
+    let Some((b' ', token)) = rest.split_first() else {
+        return Err(malformed());
+    };
+    let core = trim(token);
+    if core.is_empty() || core.iter().any(|&b| is_ws(b)) {
         return Err(malformed());
     }
-    let token = &rest[token_start..];
-    if token.is_empty() || token.iter().any(|&b| is_ws(b)) {
-        return Err(malformed());
+    if core.len() != token.len() {
+        return Err(AuthError::with_detail(
+            AuthErrorKind::Malformed,
+            "whitespace around the token",
+        ));
     }
     bounded(token, max_len)
 }
@@ -296,7 +310,8 @@ mod tests {
     fn bearer_parsing() {
         assert_eq!(auth(&["Bearer abc"]), Ok(Some("abc".into())));
         assert_eq!(auth(&["bEaReR abc"]), Ok(Some("abc".into())));
-        assert_eq!(auth(&["Bearer   abc"]), Ok(Some("abc".into())));
+        assert_eq!(auth(&["Bearer  abc"]), Err(AuthErrorKind::Malformed));
+        assert_eq!(auth(&["Bearer abc "]), Err(AuthErrorKind::Malformed));
         assert_eq!(auth(&["Basic dXNlcjpwYXNz"]), Ok(None));
         assert_eq!(auth(&[]), Ok(None));
         assert_eq!(auth(&["Bearer"]), Err(AuthErrorKind::MalformedRequest));

@@ -1,0 +1,820 @@
+//! One table of cases, run through the tower/axum adapter and the actix-web
+//! adapter. Every case asserts the expected outcome, and that both adapters
+//! answer with the same status, `WWW-Authenticate`, `Content-Type` and body.
+//!
+//! Cases named `#N` cover row N of the attack catalogue in SECURITY.md.
+#![allow(missing_docs, clippy::unwrap_used, clippy::print_stdout)]
+
+use jwt_auth_core::test_util::{b64url, forge, forge_signed, hmac_sha256};
+use jwt_auth_core::{Algorithm, Authenticator, Key, TokenSource};
+use jwt_auth_tests::{
+    NOW, Reply, TestRequest, authenticator, fixture, pem_key, via_actix, via_axum,
+};
+use serde_json::{Value, json};
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Expect {
+    /// 200 with verified claims.
+    Ok,
+    /// 200 on the optional route, anonymous.
+    Anonymous,
+    /// 401 with a bare `Bearer` challenge (no `error`).
+    Missing,
+    /// 400 `invalid_request`.
+    BadRequest,
+    /// 401 `invalid_token`.
+    Invalid,
+    /// 500, no challenge: claims asked for without middleware.
+    NotConfigured,
+}
+
+struct Case {
+    name: String,
+    auth: Authenticator,
+    req: TestRequest,
+    expect: Expect,
+}
+
+fn hs_key() -> Key {
+    Key::hmac(b"parity-secret-0123456789abcdef-0123456789abcdef-0123456789abcde").unwrap()
+}
+
+fn claims(extra: Value) -> String {
+    let mut base = json!({"sub": "alice", "exp": NOW + 600});
+    if let (Value::Object(b), Value::Object(e)) = (&mut base, extra) {
+        for (k, v) in e {
+            if v.is_null() {
+                b.remove(&k);
+            } else {
+                b.insert(k, v);
+            }
+        }
+    }
+    base.to_string()
+}
+
+fn signed(key: &Key, header: &str, claims: &str) -> String {
+    forge_signed(header, claims, key).unwrap()
+}
+
+fn hs(claims_text: &str) -> String {
+    signed(&hs_key(), r#"{"alg":"HS256","typ":"JWT"}"#, claims_text)
+}
+
+fn split(token: &str) -> (String, String, String) {
+    let mut it = token.split('.');
+    (
+        it.next().unwrap().to_owned(),
+        it.next().unwrap().to_owned(),
+        it.next().unwrap().to_owned(),
+    )
+}
+
+/// DER-encodes an ECDSA `r || s` signature.
+fn der_signature(raw: &[u8]) -> Vec<u8> {
+    let int = |bytes: &[u8]| {
+        let mut v: Vec<u8> = bytes.iter().copied().skip_while(|&b| b == 0).collect();
+        if v.first().is_some_and(|&b| b & 0x80 != 0) {
+            v.insert(0, 0);
+        }
+        let mut out = vec![0x02, v.len() as u8];
+        out.extend(v);
+        out
+    };
+    let (r, s) = raw.split_at(raw.len() / 2);
+    let body = [int(r), int(s)].concat();
+    let mut out = vec![0x30, body.len() as u8];
+    out.extend(body);
+    out
+}
+
+fn cases() -> Vec<Case> {
+    let mut cases = Vec::new();
+    let mut add = |name: &str, auth: &Authenticator, req: TestRequest, expect: Expect| {
+        cases.push(Case {
+            name: name.to_owned(),
+            auth: auth.clone(),
+            req,
+            expect,
+        });
+    };
+    let me = || TestRequest::get("/me");
+    let hs_auth = authenticator(hs_key());
+    let good = hs(&claims(json!({})));
+
+    // --- Responses (SECURITY.md "Responses") --------------------------------
+    add(
+        "valid HS256 token",
+        &hs_auth,
+        me().bearer(&good),
+        Expect::Ok,
+    );
+    add("no token", &hs_auth, me(), Expect::Missing);
+    add(
+        "Basic scheme counts as no token",
+        &hs_auth,
+        me().header("authorization", "Basic YWxpY2U6cHc="),
+        Expect::Missing,
+    );
+    add(
+        "scheme is case-insensitive",
+        &hs_auth,
+        me().header("authorization", format!("bEARER {good}")),
+        Expect::Ok,
+    );
+    add(
+        "Bearer with no token",
+        &hs_auth,
+        me().header("authorization", "Bearer"),
+        Expect::BadRequest,
+    );
+    add(
+        "Bearer and a space, no token",
+        &hs_auth,
+        me().header("authorization", "Bearer "),
+        Expect::BadRequest,
+    );
+    add(
+        "space inside the token",
+        &hs_auth,
+        me().header(
+            "authorization",
+            format!("Bearer {} {}", &good[..10], &good[10..]),
+        ),
+        Expect::BadRequest,
+    );
+    add(
+        "two Authorization headers",
+        &hs_auth,
+        me().bearer(&good).bearer(&good),
+        Expect::BadRequest,
+    );
+    add(
+        "realm in the challenge",
+        &hs_auth.clone().realm("api"),
+        me(),
+        Expect::Missing,
+    );
+    add(
+        "optional route, no token",
+        &hs_auth,
+        TestRequest::get("/optional"),
+        Expect::Anonymous,
+    );
+    add(
+        "optional route, valid token",
+        &hs_auth,
+        TestRequest::get("/optional").bearer(&good),
+        Expect::Ok,
+    );
+    add(
+        "optional route, invalid token",
+        &hs_auth,
+        TestRequest::get("/optional").bearer(&format!("{good}x")),
+        Expect::Invalid,
+    );
+    add(
+        "claims without middleware is a 500",
+        &hs_auth,
+        TestRequest::get("/bare").bearer(&good),
+        Expect::NotConfigured,
+    );
+
+    // --- #1 alg none ------------------------------------------------------------
+    for alg in ["none", "None", "NONE", "nOnE"] {
+        let header = format!(r#"{{"alg":"{alg}","typ":"JWT"}}"#);
+        add(
+            &format!("#1 alg {alg}, empty signature"),
+            &hs_auth,
+            me().bearer(&forge(&header, &claims(json!({})), b"")),
+            Expect::Invalid,
+        );
+        add(
+            &format!("#1 alg {alg}, with signature"),
+            &hs_auth,
+            me().bearer(&signed(&hs_key(), &header, &claims(json!({})))),
+            Expect::Invalid,
+        );
+    }
+
+    // --- #2 algorithm confusion: HS256 keyed with the public key ------------------
+    let rsa_pub = authenticator(pem_key("rsa.pub.pem"));
+    for (what, secret) in [
+        ("PEM", fixture("rsa.pub.pem")),
+        ("DER", fixture("rsa.pub.der")),
+    ] {
+        let input = format!(
+            "{}.{}",
+            b64url(br#"{"alg":"HS256","typ":"JWT"}"#),
+            b64url(claims(json!({})).as_bytes())
+        );
+        let token = format!(
+            "{input}.{}",
+            b64url(&hmac_sha256(&secret, input.as_bytes()))
+        );
+        add(
+            &format!("#2 HS256 with the RSA public key ({what}) as secret"),
+            &rsa_pub,
+            me().bearer(&token),
+            Expect::Invalid,
+        );
+    }
+    let ec_pub = authenticator(pem_key("p256.pub.pem"));
+    {
+        let input = format!(
+            "{}.{}",
+            b64url(br#"{"alg":"HS256"}"#),
+            b64url(claims(json!({})).as_bytes())
+        );
+        let token = format!(
+            "{input}.{}",
+            b64url(&hmac_sha256(&fixture("p256.pub.pem"), input.as_bytes()))
+        );
+        add(
+            "#2 HS256 with the EC public key (PEM) as secret",
+            &ec_pub,
+            me().bearer(&token),
+            Expect::Invalid,
+        );
+    }
+
+    // --- #3 right family, algorithm not allowed ------------------------------------
+    let hs384 = hs_key().with_algorithms([Algorithm::HS384]).unwrap();
+    add(
+        "#3 HS384 against an HS256 key",
+        &hs_auth,
+        me().bearer(&signed(&hs384, r#"{"alg":"HS384"}"#, &claims(json!({})))),
+        Expect::Invalid,
+    );
+    let rsa = pem_key("rsa.pem");
+    let ps256 = rsa.clone().with_algorithms([Algorithm::PS256]).unwrap();
+    let ps_token = signed(&ps256, r#"{"alg":"PS256"}"#, &claims(json!({})));
+    add(
+        "#3 PS256 against an RS256-only key",
+        &rsa_pub,
+        me().bearer(&ps_token),
+        Expect::Invalid,
+    );
+    let p384 = pem_key("p384.pem");
+    add(
+        "#3 ES384 against a P-256 key",
+        &ec_pub,
+        me().bearer(&signed(&p384, r#"{"alg":"ES384"}"#, &claims(json!({})))),
+        Expect::Invalid,
+    );
+
+    // --- #4 ECDSA signature shapes (CVE-2022-21449) -----------------------------------
+    let p256 = pem_key("p256.pem");
+    let es = signed(&p256, r#"{"alg":"ES256"}"#, &claims(json!({})));
+    add("ES256 valid token", &ec_pub, me().bearer(&es), Expect::Ok);
+    let (h, p, s) = split(&es);
+    let raw =
+        base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, &s).unwrap();
+    add(
+        "#4 ES256 r=0, s=0",
+        &ec_pub,
+        me().bearer(&format!("{h}.{p}.{}", b64url(&[0u8; 64]))),
+        Expect::Invalid,
+    );
+    add(
+        "#4 ES256 DER-encoded signature",
+        &ec_pub,
+        me().bearer(&format!("{h}.{p}.{}", b64url(&der_signature(&raw)))),
+        Expect::Invalid,
+    );
+    let n = hex("FFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551");
+    let r_is_n = [n.as_slice(), &raw[32..]].concat();
+    add(
+        "#4 ES256 r = n",
+        &ec_pub,
+        me().bearer(&format!("{h}.{p}.{}", b64url(&r_is_n))),
+        Expect::Invalid,
+    );
+    let s_is_n = [&raw[..32], n.as_slice()].concat();
+    add(
+        "#4 ES256 s = n",
+        &ec_pub,
+        me().bearer(&format!("{h}.{p}.{}", b64url(&s_is_n))),
+        Expect::Invalid,
+    );
+
+    // --- #5 embedded or remote keys named by the token ------------------------------
+    let attacker = Key::hmac(b"attacker-secret-attacker-secret-!!").unwrap();
+    let attacker_k = b64url(b"attacker-secret-attacker-secret-!!");
+    for (what, header) in [
+        ("jwk", format!(r#"{{"alg":"HS256","jwk":{{"kty":"oct","k":"{attacker_k}"}}}}"#)),
+        ("jku", r#"{"alg":"HS256","jku":"http://127.0.0.1:9/jwks.json"}"#.to_owned()),
+        ("x5u", r#"{"alg":"HS256","x5u":"http://127.0.0.1:9/cert.pem"}"#.to_owned()),
+        ("x5c", r#"{"alg":"HS256","x5c":["MIIBkTCB+wIJAKHBfpegPjMCMA0GCSqGSIb3DQEBCwUAMBExDzANBgNVBAMMBnVudXNlZDAeFw0="]}"#.to_owned()),
+    ] {
+        add(&format!("#5 {what} header naming the attacker's key"), &hs_auth, me().bearer(&signed(&attacker, &header, &claims(json!({})))), Expect::Invalid);
+    }
+
+    // --- #6 kid is only a lookup key -----------------------------------------------------
+    let kid_auth = authenticator(hs_key().with_kid("k1"));
+    for (what, kid, secret) in [
+        ("path traversal", "../../../../../../dev/null", &b""[..]),
+        ("SQL", "x' UNION SELECT 'secret' --", &b"secret"[..]),
+        ("shell", "$(touch /tmp/jwt-auth-pwned)|id", &b"pwned"[..]),
+    ] {
+        let header = json!({"alg": "HS256", "kid": kid}).to_string();
+        let input = format!(
+            "{}.{}",
+            b64url(header.as_bytes()),
+            b64url(claims(json!({})).as_bytes())
+        );
+        let token = format!("{input}.{}", b64url(&hmac_sha256(secret, input.as_bytes())));
+        add(
+            &format!("#6 kid with {what}"),
+            &kid_auth,
+            me().bearer(&token),
+            Expect::Invalid,
+        );
+    }
+    let right_kid = signed(
+        &hs_key(),
+        r#"{"alg":"HS256","kid":"k1"}"#,
+        &claims(json!({})),
+    );
+    add(
+        "#6 the right kid",
+        &kid_auth,
+        me().bearer(&right_kid),
+        Expect::Ok,
+    );
+
+    // --- #8 crit ---------------------------------------------------------------------------
+    for (what, header) in [
+        ("crit [exp]", r#"{"alg":"HS256","crit":["exp"]}"#),
+        ("crit []", r#"{"alg":"HS256","crit":[]}"#),
+        (
+            "b64=false with crit",
+            r#"{"alg":"HS256","b64":false,"crit":["b64"]}"#,
+        ),
+    ] {
+        add(
+            &format!("#8 {what}"),
+            &hs_auth,
+            me().bearer(&signed(&hs_key(), header, &claims(json!({})))),
+            Expect::Invalid,
+        );
+    }
+
+    // --- #9 structure ------------------------------------------------------------------------
+    let (h, p, s) = split(&good);
+    for (what, token) in [
+        ("empty signature h.p.", format!("{h}.{p}.")),
+        ("signature removed h.p", format!("{h}.{p}")),
+        ("four parts", format!("{good}.{s}")),
+        ("trailing dot", format!("{good}.")),
+        ("one part", h.clone()),
+    ] {
+        add(
+            &format!("#9 {what}"),
+            &hs_auth,
+            me().bearer(&token),
+            Expect::Invalid,
+        );
+    }
+    add(
+        "#9 leading whitespace",
+        &hs_auth,
+        me().header("authorization", format!("Bearer  {good}")),
+        Expect::Invalid,
+    );
+    add(
+        "#9 trailing whitespace",
+        &hs_auth,
+        me().header("authorization", format!("Bearer {good}\t")),
+        Expect::Invalid,
+    );
+
+    // --- #10 base64 strictness ------------------------------------------------------------------
+    add(
+        "#10 padding",
+        &hs_auth,
+        me().bearer(&format!("{h}.{p}.{s}=")),
+        Expect::Invalid,
+    );
+    add(
+        "#10 '+' and '/'",
+        &hs_auth,
+        me().bearer(&format!(
+            "{h}.{p}.{}",
+            s.replace('-', "+").replace('_', "/") + "+/"
+        )),
+        Expect::Invalid,
+    );
+    {
+        // Same bytes, but the unused low bits of the last character set.
+        let last = s.chars().last().unwrap();
+        const ALPHABET: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+        let idx = ALPHABET.find(last).unwrap();
+        let tweaked = ALPHABET.chars().nth(idx | 0b0011).unwrap();
+        let token = format!("{h}.{p}.{}{tweaked}", &s[..s.len() - 1]);
+        add(
+            "#10 non-zero trailing bits",
+            &hs_auth,
+            me().bearer(&token),
+            Expect::Invalid,
+        );
+    }
+
+    // --- #11 size --------------------------------------------------------------------------------
+    let huge = format!("{h}.{}.{s}", "A".repeat(9000));
+    add(
+        "#11 token over 8 KiB",
+        &hs_auth,
+        me().bearer(&huge),
+        Expect::Invalid,
+    );
+    add(
+        "#11 token of 64 KiB",
+        &hs_auth,
+        me().bearer(&"a".repeat(64 * 1024)),
+        Expect::Invalid,
+    );
+    add(
+        "#11 limit is configurable",
+        &hs_auth.clone().max_token_len(64),
+        me().bearer(&good),
+        Expect::Invalid,
+    );
+
+    // --- #12 nesting ------------------------------------------------------------------------------
+    let deep = format!(
+        r#"{{"sub":"a","exp":{},"x":{}1{}}}"#,
+        NOW + 600,
+        "[".repeat(5000),
+        "]".repeat(5000)
+    );
+    add(
+        "#12 claims nested 5000 deep",
+        &hs_auth.clone().max_token_len(1 << 20),
+        me().bearer(&hs(&deep)),
+        Expect::Invalid,
+    );
+    let deep_header = format!(
+        r#"{{"alg":"HS256","x":{}1{}}}"#,
+        "[".repeat(3000),
+        "]".repeat(3000)
+    );
+    add(
+        "#12 header nested 3000 deep",
+        &hs_auth.clone().max_token_len(1 << 20),
+        me().bearer(&signed(&hs_key(), &deep_header, &claims(json!({})))),
+        Expect::Invalid,
+    );
+
+    // --- #13 duplicate members -----------------------------------------------------------------------
+    let dup = format!(r#"{{"sub":"a","exp":1,"exp":{}}}"#, NOW + 600);
+    add(
+        "#13 exp twice in claims",
+        &hs_auth,
+        me().bearer(&hs(&dup)),
+        Expect::Invalid,
+    );
+    add(
+        "#13 alg twice in header",
+        &hs_auth,
+        me().bearer(&signed(
+            &hs_key(),
+            r#"{"alg":"HS256","alg":"none"}"#,
+            &claims(json!({})),
+        )),
+        Expect::Invalid,
+    );
+
+    // --- #14/#15 exp format --------------------------------------------------------------------------------
+    add(
+        "#14 exp missing",
+        &hs_auth,
+        me().bearer(&hs(r#"{"sub":"a"}"#)),
+        Expect::Invalid,
+    );
+    for (what, exp) in [
+        ("a string", r#""1900000000""#),
+        ("negative", "-1"),
+        ("1e30", "1e30"),
+        ("above u64", "18446744073709551616"),
+        ("null", "null"),
+        ("bool", "true"),
+    ] {
+        add(
+            &format!("#14 exp {what}"),
+            &hs_auth,
+            me().bearer(&hs(&format!(r#"{{"sub":"a","exp":{exp}}}"#))),
+            Expect::Invalid,
+        );
+    }
+    add(
+        "#15 exp with a fraction",
+        &hs_auth,
+        me().bearer(&hs(&format!(r#"{{"sub":"a","exp":{}.5}}"#, NOW + 600))),
+        Expect::Ok,
+    );
+
+    // --- #16/#17 time ----------------------------------------------------------------------------------------
+    add(
+        "#16 expired by leeway+1",
+        &hs_auth,
+        me().bearer(&hs(&claims(json!({"exp": NOW - 61})))),
+        Expect::Invalid,
+    );
+    add(
+        "#16 expired by leeway-1",
+        &hs_auth,
+        me().bearer(&hs(&claims(json!({"exp": NOW - 59})))),
+        Expect::Ok,
+    );
+    add(
+        "#17 nbf beyond the leeway",
+        &hs_auth,
+        me().bearer(&hs(&claims(json!({"nbf": NOW + 61})))),
+        Expect::Invalid,
+    );
+    add(
+        "#17 nbf within the leeway",
+        &hs_auth,
+        me().bearer(&hs(&claims(json!({"nbf": NOW + 59})))),
+        Expect::Ok,
+    );
+
+    // --- #18 iss -----------------------------------------------------------------------------------------------
+    let iss_auth = hs_auth.clone().issuer("https://issuer.test");
+    add(
+        "#18 iss wrong",
+        &iss_auth,
+        me().bearer(&hs(&claims(json!({"iss": "https://evil.test"})))),
+        Expect::Invalid,
+    );
+    add(
+        "#18 iss missing",
+        &iss_auth,
+        me().bearer(&good),
+        Expect::Invalid,
+    );
+    add(
+        "#18 iss right",
+        &iss_auth,
+        me().bearer(&hs(&claims(json!({"iss": "https://issuer.test"})))),
+        Expect::Ok,
+    );
+
+    // --- #19 aud -------------------------------------------------------------------------------------------------
+    let aud_auth = hs_auth.clone().audience("api");
+    add(
+        "#19 aud wrong",
+        &aud_auth,
+        me().bearer(&hs(&claims(json!({"aud": "web"})))),
+        Expect::Invalid,
+    );
+    add(
+        "#19 aud missing",
+        &aud_auth,
+        me().bearer(&good),
+        Expect::Invalid,
+    );
+    add(
+        "#19 aud array without it",
+        &aud_auth,
+        me().bearer(&hs(&claims(json!({"aud": ["web", "app"]})))),
+        Expect::Invalid,
+    );
+    add(
+        "#19 aud array with it",
+        &aud_auth,
+        me().bearer(&hs(&claims(json!({"aud": ["web", "api"]})))),
+        Expect::Ok,
+    );
+    add(
+        "#19 aud string",
+        &aud_auth,
+        me().bearer(&hs(&claims(json!({"aud": "api"})))),
+        Expect::Ok,
+    );
+
+    // --- key types and formats --------------------------------------------------------------------------------------
+    add(
+        "RS256 with the SPKI public key",
+        &rsa_pub,
+        me().bearer(&signed(&rsa, r#"{"alg":"RS256"}"#, &claims(json!({})))),
+        Expect::Ok,
+    );
+    add(
+        "RS256 with the PKCS#1 public key",
+        &authenticator(pem_key("rsa.pkcs1.pub.pem")),
+        me().bearer(&signed(&rsa, r#"{"alg":"RS256"}"#, &claims(json!({})))),
+        Expect::Ok,
+    );
+    add(
+        "RS256 with the certificate",
+        &authenticator(pem_key("rsa.cert.pem")),
+        me().bearer(&signed(&rsa, r#"{"alg":"RS256"}"#, &claims(json!({})))),
+        Expect::Ok,
+    );
+    let widened = authenticator(
+        pem_key("rsa.pub.pem")
+            .with_algorithms([Algorithm::RS256, Algorithm::PS256])
+            .unwrap(),
+    );
+    add(
+        "PS256 once widened",
+        &widened,
+        me().bearer(&ps_token),
+        Expect::Ok,
+    );
+    add(
+        "ES384",
+        &authenticator(pem_key("p384.pub.pem")),
+        me().bearer(&signed(&p384, r#"{"alg":"ES384"}"#, &claims(json!({})))),
+        Expect::Ok,
+    );
+    let ed = pem_key("ed25519.pem");
+    add(
+        "EdDSA",
+        &authenticator(pem_key("ed25519.pub.pem")),
+        me().bearer(&signed(&ed, r#"{"alg":"EdDSA"}"#, &claims(json!({})))),
+        Expect::Ok,
+    );
+    add(
+        "RS256 signed by another key",
+        &rsa_pub,
+        me().bearer(&signed(&p256, r#"{"alg":"RS256"}"#, &claims(json!({})))),
+        Expect::Invalid,
+    );
+
+    // --- typ ---------------------------------------------------------------------------------------------------------------
+    let typ_auth = hs_auth.clone().typ("at+jwt");
+    add(
+        "typ at+jwt required and present",
+        &typ_auth,
+        me().bearer(
+            &hs_key()
+                .encode_with_typ(&json!({"sub":"a","exp":NOW+600}), "at+jwt")
+                .unwrap(),
+        ),
+        Expect::Ok,
+    );
+    add(
+        "typ at+jwt required, JWT given",
+        &typ_auth,
+        me().bearer(&good),
+        Expect::Invalid,
+    );
+
+    // --- token sources ---------------------------------------------------------------------------------------------------
+    let cookie_auth = hs_auth.clone().token_source(TokenSource::cookie("jwt"));
+    add(
+        "token from a cookie",
+        &cookie_auth,
+        me().header("cookie", format!("theme=dark; jwt={good}")),
+        Expect::Ok,
+    );
+    add(
+        "header wins over cookie",
+        &cookie_auth,
+        me().bearer(&good).header("cookie", "jwt=garbage"),
+        Expect::Ok,
+    );
+    add(
+        "header decides even when the cookie is valid",
+        &cookie_auth,
+        me().bearer("garbage")
+            .header("cookie", format!("jwt={good}")),
+        Expect::Invalid,
+    );
+    add(
+        "cookie source off by default",
+        &hs_auth,
+        me().header("cookie", format!("jwt={good}")),
+        Expect::Missing,
+    );
+    add(
+        "query source off by default",
+        &hs_auth,
+        TestRequest::get(format!("/me?access_token={good}")),
+        Expect::Missing,
+    );
+    let query_auth = hs_auth
+        .clone()
+        .token_source(TokenSource::query("access_token"));
+    add(
+        "query source when enabled",
+        &query_auth,
+        TestRequest::get(format!("/me?access_token={good}")),
+        Expect::Ok,
+    );
+
+    cases
+}
+
+fn hex(s: &str) -> Vec<u8> {
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+        .collect()
+}
+
+fn check(case: &Case, reply: &Reply) -> Result<(), String> {
+    let (status, error) = match case.expect {
+        Expect::Ok | Expect::Anonymous => (200, None),
+        Expect::Missing => (401, None),
+        Expect::BadRequest => (400, Some("invalid_request")),
+        Expect::Invalid => (401, Some("invalid_token")),
+        Expect::NotConfigured => (500, None),
+    };
+    if reply.status != status {
+        return Err(format!("status {} (expected {status})", reply.status));
+    }
+    if reply.challenge_error() != error {
+        return Err(format!("challenge {:?}", reply.www_authenticate));
+    }
+    match case.expect {
+        Expect::Missing => {
+            let c = reply.www_authenticate.as_deref().unwrap_or("");
+            if !(c == "Bearer" || c.starts_with("Bearer realm=")) {
+                return Err(format!("challenge {c:?}"));
+            }
+        }
+        Expect::NotConfigured if reply.www_authenticate.is_some() => {
+            return Err("a 500 must not carry a challenge".into());
+        }
+        _ => {}
+    }
+    let body: Value = serde_json::from_str(&reply.body)
+        .map_err(|_| format!("body is not JSON: {}", reply.body))?;
+    match case.expect {
+        Expect::Ok if body["authenticated"] != true => Err(format!("body {body}")),
+        Expect::Anonymous if body["authenticated"] != false => Err(format!("body {body}")),
+        Expect::Ok | Expect::Anonymous => Ok(()),
+        _ if body["error"].is_string() && body["error_description"].is_string() => Ok(()),
+        _ => Err(format!("error body {body}")),
+    }
+}
+
+#[actix_web::test]
+async fn both_adapters_answer_every_case_alike() {
+    let cases = cases();
+    assert!(cases.len() >= 40, "the table must hold at least 40 cases");
+    let mut failures = Vec::new();
+    for case in &cases {
+        let axum = via_axum(&case.auth, &case.req).await;
+        let actix = via_actix(&case.auth, &case.req).await;
+        if axum != actix {
+            failures.push(format!(
+                "{}: adapters differ\n  axum:  {axum:?}\n  actix: {actix:?}",
+                case.name
+            ));
+            continue;
+        }
+        if let Err(why) = check(case, &axum) {
+            failures.push(format!("{}: {why}", case.name));
+        }
+    }
+    let rows: std::collections::BTreeSet<&str> = cases
+        .iter()
+        .filter_map(|c| c.name.strip_prefix('#').and_then(|r| r.split(' ').next()))
+        .collect();
+    println!(
+        "parity: {} cases through axum and actix-web; catalogue rows covered: {}",
+        cases.len(),
+        rows.into_iter().collect::<Vec<_>>().join(", ")
+    );
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases failed:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
+}
+
+#[actix_web::test]
+async fn a_realm_is_carried_in_every_challenge() {
+    let auth = authenticator(hs_key()).realm("orders");
+    let reply = via_axum(&auth, &TestRequest::get("/me").bearer("a.b.c")).await;
+    assert_eq!(
+        reply,
+        via_actix(&auth, &TestRequest::get("/me").bearer("a.b.c")).await
+    );
+    assert_eq!(
+        reply.www_authenticate.as_deref(),
+        Some(
+            r#"Bearer realm="orders", error="invalid_token", error_description="the token is malformed""#
+        )
+    );
+}
+
+#[actix_web::test]
+async fn a_custom_responder_replaces_the_answer_on_both() {
+    let auth = authenticator(hs_key()).error_responder(|e: &jwt_auth_core::AuthError| {
+        let mut r = e.response(None);
+        r.body = format!("{{\"denied\":\"{}\"}}", e.kind());
+        r
+    });
+    let req = TestRequest::get("/me");
+    let reply = via_axum(&auth, &req).await;
+    assert_eq!(reply, via_actix(&auth, &req).await);
+    assert_eq!(reply.body, r#"{"denied":"missing_token"}"#);
+}

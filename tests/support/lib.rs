@@ -1,0 +1,182 @@
+//! Shared harness: the same request sent through the tower/axum adapter and the
+//! actix-web adapter, built from one core [`Authenticator`].
+#![allow(missing_docs, clippy::unwrap_used)]
+
+use std::time::{Duration, UNIX_EPOCH};
+
+use actix_web::{App, HttpResponse, test as actix_test, web};
+use axum::Router;
+use axum::routing::get;
+use jwt_auth_core::{Authenticator, Key};
+use serde_json::Value;
+use tower::ServiceExt;
+
+/// The fixed "now" of every parity case, so leeway edges are exact.
+pub const NOW: u64 = 1_800_000_000;
+
+/// Reads a key fixture from `tests/keys/`.
+pub fn fixture(name: &str) -> Vec<u8> {
+    let path = format!("{}/keys/{name}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// A key loaded from a PEM fixture.
+pub fn pem_key(name: &str) -> Key {
+    Key::from_pem(fixture(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+/// An authenticator on the fixed clock.
+pub fn authenticator(key: Key) -> Authenticator {
+    Authenticator::new(key).clock(|| UNIX_EPOCH + Duration::from_secs(NOW))
+}
+
+/// A request to send through both adapters.
+#[derive(Clone, Debug)]
+pub struct TestRequest {
+    pub path: String,
+    pub headers: Vec<(&'static str, String)>,
+}
+
+impl TestRequest {
+    pub fn get(path: impl Into<String>) -> Self {
+        Self {
+            path: path.into(),
+            headers: Vec::new(),
+        }
+    }
+
+    pub fn header(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        self.headers.push((name, value.into()));
+        self
+    }
+
+    pub fn bearer(self, token: &str) -> Self {
+        self.header("authorization", format!("Bearer {token}"))
+    }
+}
+
+/// What came back, in the parts that must agree across adapters.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Reply {
+    pub status: u16,
+    pub www_authenticate: Option<String>,
+    pub content_type: Option<String>,
+    pub body: String,
+}
+
+impl Reply {
+    /// The `error` attribute of the challenge, if any.
+    pub fn challenge_error(&self) -> Option<&str> {
+        let c = self.www_authenticate.as_deref()?;
+        let start = c.find("error=\"")? + 7;
+        let end = c[start..].find('"')? + start;
+        Some(&c[start..end])
+    }
+}
+
+fn claims_body(claims: Option<&Value>) -> Value {
+    match claims {
+        Some(c) => serde_json::json!({"authenticated": true, "claims": c}),
+        None => serde_json::json!({"authenticated": false}),
+    }
+}
+
+/// Sends `req` through an axum router: `/me` requires a token, `/optional`
+/// allows anonymous requests, `/bare` has no middleware.
+pub async fn via_axum(auth: &Authenticator, req: &TestRequest) -> Reply {
+    use jwt_auth_tower::{Claims, JwtAuth};
+    let layer = JwtAuth::from(auth.clone());
+    let app = Router::new()
+        .route(
+            "/me",
+            get(|Claims(c): Claims<Value>| async move { axum::Json(claims_body(Some(&c))) }),
+        )
+        .route_layer(layer.clone())
+        .merge(
+            Router::new()
+                .route(
+                    "/optional",
+                    get(|c: Option<Claims<Value>>| async move {
+                        axum::Json(claims_body(c.as_ref().map(|c| &c.0)))
+                    }),
+                )
+                .route_layer(layer.allow_anonymous()),
+        )
+        .route(
+            "/bare",
+            get(|Claims(c): Claims<Value>| async move { axum::Json(claims_body(Some(&c))) }),
+        );
+    let mut builder = http::Request::get(req.path.as_str());
+    for (name, value) in &req.headers {
+        builder = builder.header(*name, value.as_bytes());
+    }
+    let request = builder.body(axum::body::Body::empty()).unwrap();
+    let response = app.oneshot(request).await.unwrap();
+    let header = |name| {
+        response
+            .headers()
+            .get(name)
+            .map(|v: &http::HeaderValue| String::from_utf8_lossy(v.as_bytes()).into_owned())
+    };
+    let status = response.status().as_u16();
+    let www_authenticate = header("www-authenticate");
+    let content_type = header("content-type");
+    let bytes = http_body_util::BodyExt::collect(response.into_body())
+        .await
+        .unwrap()
+        .to_bytes();
+    Reply {
+        status,
+        www_authenticate,
+        content_type,
+        body: String::from_utf8_lossy(&bytes).into_owned(),
+    }
+}
+
+/// Sends `req` through an actix-web app with the same routes as [`via_axum`].
+pub async fn via_actix(auth: &Authenticator, req: &TestRequest) -> Reply {
+    use jwt_auth_actix::{Claims, JwtAuth};
+    let mw = JwtAuth::from(auth.clone());
+    let app =
+        actix_test::init_service(
+            App::new()
+                .service(web::resource("/me").wrap(mw.clone()).route(web::get().to(
+                    |Claims(c): Claims<Value>| async move {
+                        HttpResponse::Ok().json(claims_body(Some(&c)))
+                    },
+                )))
+                .service(web::resource("/optional").wrap(mw.allow_anonymous()).route(
+                    web::get().to(|c: Option<Claims<Value>>| async move {
+                        HttpResponse::Ok().json(claims_body(c.as_ref().map(|c| &c.0)))
+                    }),
+                ))
+                .route(
+                    "/bare",
+                    web::get().to(|Claims(c): Claims<Value>| async move {
+                        HttpResponse::Ok().json(claims_body(Some(&c)))
+                    }),
+                ),
+        )
+        .await;
+    let mut request = actix_test::TestRequest::get().uri(&req.path);
+    for (name, value) in &req.headers {
+        request = request.append_header((*name, value.as_bytes()));
+    }
+    let response = actix_test::call_service(&app, request.to_request()).await;
+    let header = |name| {
+        response
+            .headers()
+            .get(name)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+    };
+    let status = response.status().as_u16();
+    let www_authenticate = header("www-authenticate");
+    let content_type = header("content-type");
+    let bytes = actix_test::read_body(response).await;
+    Reply {
+        status,
+        www_authenticate,
+        content_type,
+        body: String::from_utf8_lossy(&bytes).into_owned(),
+    }
+}
