@@ -180,3 +180,8 @@ pub async fn via_actix(auth: &Authenticator, req: &TestRequest) -> Reply {
         body: String::from_utf8_lossy(&bytes).into_owned(),
     }
 }
+
+/// The README's quick starts, compiled as doc tests.
+#[doc = include_str!("../../README.md")]
+#[allow(dead_code)]
+struct ReadmeDoctests;

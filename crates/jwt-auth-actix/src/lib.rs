@@ -98,10 +98,10 @@ fn render(response: ErrorResponse) -> HttpResponse {
     if let Ok(value) = HeaderValue::from_bytes(response.content_type.as_bytes()) {
         builder.insert_header((CONTENT_TYPE, value));
     }
-    if let Some(challenge) = response.www_authenticate {
-        if let Ok(value) = HeaderValue::from_str(&challenge) {
-            builder.insert_header((WWW_AUTHENTICATE, value));
-        }
+    if let Some(challenge) = response.www_authenticate
+        && let Ok(value) = HeaderValue::from_str(&challenge)
+    {
+        builder.insert_header((WWW_AUTHENTICATE, value));
     }
     builder.body(response.body)
 }

@@ -1,33 +1,4 @@
 //! The one entry point the adapters call: request → verified claims.
-//!
-//! ```
-//! use jwt_auth_core::{Authenticator, AuthErrorKind, Key};
-//!
-//! # tokio_test();
-//! # fn tokio_test() { tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
-//! let key = Key::hmac(b"0123456789abcdef0123456789abcdef")?;
-//! let exp = std::time::SystemTime::now()
-//!     .duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() + 600;
-//! let token = key.encode(&serde_json::json!({"sub": "alice", "exp": exp}))?;
-//! let auth = Authenticator::new(key).audience_optional();
-//!
-//! let req = http::Request::builder()
-//!     .header("authorization", format!("Bearer {token}"))
-//!     .body(()).unwrap();
-//! let verified = auth.authenticate(&req).await.expect("valid").expect("present");
-//! assert_eq!(verified.subject(), Some("alice"));
-//!
-//! let anonymous = http::Request::new(());
-//! assert!(auth.authenticate(&anonymous).await.expect("no error").is_none());
-//!
-//! let forged = http::Request::builder()
-//!     .header("authorization", format!("Bearer {token}x"))
-//!     .body(()).unwrap();
-//! let err = auth.authenticate(&forged).await.unwrap_err();
-//! assert_eq!(err.kind(), AuthErrorKind::InvalidSignature);
-//! assert_eq!(auth.error_response(&err).status, 401);
-//! # Ok::<(), jwt_auth_core::KeyError>(()) }).unwrap(); }
-//! ```
 
 use std::fmt;
 use std::future::Future;
@@ -46,6 +17,37 @@ use crate::key::{Algorithm, Key};
 use crate::source::{AuthRequest, TokenSource, extract_token};
 use crate::validation::Validation;
 
+/// The one entry point the adapters call: request → verified claims.
+///
+/// ```
+/// use jwt_auth_core::{Authenticator, AuthErrorKind, Key};
+///
+/// # tokio_test();
+/// # fn tokio_test() { tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// let key = Key::hmac(b"0123456789abcdef0123456789abcdef")?;
+/// let exp = std::time::SystemTime::now()
+///     .duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() + 600;
+/// let token = key.encode(&serde_json::json!({"sub": "alice", "exp": exp}))?;
+/// let auth = Authenticator::new(key).audience_optional();
+///
+/// let req = http::Request::builder()
+///     .header("authorization", format!("Bearer {token}"))
+///     .body(()).unwrap();
+/// let verified = auth.authenticate(&req).await.expect("valid").expect("present");
+/// assert_eq!(verified.subject(), Some("alice"));
+///
+/// let anonymous = http::Request::new(());
+/// assert!(auth.authenticate(&anonymous).await.expect("no error").is_none());
+///
+/// let forged = http::Request::builder()
+///     .header("authorization", format!("Bearer {token}x"))
+///     .body(()).unwrap();
+/// let err = auth.authenticate(&forged).await.unwrap_err();
+/// assert_eq!(err.kind(), AuthErrorKind::InvalidSignature);
+/// assert_eq!(auth.error_response(&err).status, 401);
+/// # Ok::<(), jwt_auth_core::KeyError>(()) }).unwrap(); }
+/// ```
+///
 /// Verifies requests: finds the token, checks its signature with the configured
 /// keys, then its claims. Cheap to clone (one `Arc`); configuration is fixed
 /// once requests flow.

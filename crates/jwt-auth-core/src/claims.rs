@@ -1,23 +1,25 @@
 //! Claims types: the registered claims of RFC 7519 §4.1, an audience that is
-//! one string or many, and a default claims type that keeps everything else.
-//!
-//! Handlers may use any `T: DeserializeOwned` as their claims type; these are
-//! the building blocks.
-//!
-//! ```
-//! use jwt_auth_core::{Audience, DefaultClaims};
-//!
-//! let claims: DefaultClaims = serde_json::from_value(serde_json::json!({
-//!     "sub": "alice", "aud": ["api", "web"], "exp": 1.9e9, "roles": ["admin"]
-//! })).unwrap();
-//! assert_eq!(claims.registered.sub.as_deref(), Some("alice"));
-//! assert!(claims.registered.aud.as_ref().is_some_and(|a| a.contains("web")));
-//! assert_eq!(claims.extra["roles"][0], "admin");
-//! ```
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+/// Claims types: the registered claims of RFC 7519 §4.1, an audience that is
+/// one string or many, and a default claims type that keeps everything else.
+///
+/// Handlers may use any `T: DeserializeOwned` as their claims type; these are
+/// the building blocks.
+///
+/// ```
+/// use jwt_auth_core::{Audience, DefaultClaims};
+///
+/// let claims: DefaultClaims = serde_json::from_value(serde_json::json!({
+///     "sub": "alice", "aud": ["api", "web"], "exp": 1.9e9, "roles": ["admin"]
+/// })).unwrap();
+/// assert_eq!(claims.registered.sub.as_deref(), Some("alice"));
+/// assert!(claims.registered.aud.as_ref().is_some_and(|a| a.contains("web")));
+/// assert_eq!(claims.extra["roles"][0], "admin");
+/// ```
+///
 /// `aud`: a single string or an array of strings (RFC 7519 §4.1.3).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]

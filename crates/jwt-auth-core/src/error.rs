@@ -1,35 +1,4 @@
 //! The error model: why a request was refused, and its RFC 6750 answer.
-//!
-//! Every refusal is an [`AuthError`]. Its [`kind`](AuthError::kind) is meant for
-//! logs and metrics; its [`response`](AuthError::response) is the framework-neutral
-//! HTTP answer that both adapters send:
-//!
-//! | situation | status | `WWW-Authenticate` |
-//! |---|---|---|
-//! | no token in any configured source | 401 | `Bearer` (with `realm` when configured) |
-//! | malformed `Authorization` header | 400 | `Bearer error="invalid_request"` |
-//! | any verification failure | 401 | `Bearer error="invalid_token"` |
-//! | keys unavailable | 503 | none |
-//! | claims asked for on a route without the middleware | 500 | none |
-//!
-//! The `error_description` is a fixed phrase per kind: it never echoes token
-//! content, expected issuers or audiences, key ids or times.
-//!
-//! ```
-//! use jwt_auth_core::{AuthError, AuthErrorKind};
-//!
-//! let err = AuthError::new(AuthErrorKind::Expired);
-//! let response = err.response(None);
-//! assert_eq!(response.status, http::StatusCode::UNAUTHORIZED);
-//! assert_eq!(
-//!     response.www_authenticate.as_deref(),
-//!     Some(r#"Bearer error="invalid_token", error_description="the token has expired""#)
-//! );
-//! assert_eq!(
-//!     response.body,
-//!     r#"{"error":"invalid_token","error_description":"the token has expired"}"#
-//! );
-//! ```
 
 use std::fmt;
 use std::sync::Arc;
@@ -163,6 +132,39 @@ impl fmt::Display for AuthErrorKind {
     }
 }
 
+/// The error model: why a request was refused, and its RFC 6750 answer.
+///
+/// Every refusal is an [`AuthError`]. Its [`kind`](AuthError::kind) is meant for
+/// logs and metrics; its [`response`](AuthError::response) is the framework-neutral
+/// HTTP answer that both adapters send:
+///
+/// | situation | status | `WWW-Authenticate` |
+/// |---|---|---|
+/// | no token in any configured source | 401 | `Bearer` (with `realm` when configured) |
+/// | malformed `Authorization` header | 400 | `Bearer error="invalid_request"` |
+/// | any verification failure | 401 | `Bearer error="invalid_token"` |
+/// | keys unavailable | 503 | none |
+/// | claims asked for on a route without the middleware | 500 | none |
+///
+/// The `error_description` is a fixed phrase per kind: it never echoes token
+/// content, expected issuers or audiences, key ids or times.
+///
+/// ```
+/// use jwt_auth_core::{AuthError, AuthErrorKind};
+///
+/// let err = AuthError::new(AuthErrorKind::Expired);
+/// let response = err.response(None);
+/// assert_eq!(response.status, http::StatusCode::UNAUTHORIZED);
+/// assert_eq!(
+///     response.www_authenticate.as_deref(),
+///     Some(r#"Bearer error="invalid_token", error_description="the token has expired""#)
+/// );
+/// assert_eq!(
+///     response.body,
+///     r#"{"error":"invalid_token","error_description":"the token has expired"}"#
+/// );
+/// ```
+///
 /// A refused authentication.
 ///
 /// Opaque on purpose; inspect it with [`kind`](Self::kind). It never holds the
@@ -313,10 +315,10 @@ impl ErrorResponse {
         *response.status_mut() = self.status;
         let headers = response.headers_mut();
         headers.insert(http::header::CONTENT_TYPE, self.content_type);
-        if let Some(challenge) = self.www_authenticate {
-            if let Ok(value) = HeaderValue::from_str(&challenge) {
-                headers.insert(http::header::WWW_AUTHENTICATE, value);
-            }
+        if let Some(challenge) = self.www_authenticate
+            && let Ok(value) = HeaderValue::from_str(&challenge)
+        {
+            headers.insert(http::header::WWW_AUTHENTICATE, value);
         }
         response
     }

@@ -1,24 +1,4 @@
 //! Compact JWS parsing and signature verification against a [`KeySet`].
-//!
-//! This is the layer below claims: it checks the token's shape (three
-//! base64url parts, nothing else), reads the protected header strictly
-//! (duplicate members, `crit`, `alg`), picks the key by `kid` and algorithm,
-//! and verifies the signature. The payload is returned as bytes.
-//!
-//! ```
-//! use jwt_auth_core::{Key, KeySet};
-//!
-//! let key = Key::hmac([7u8; 32])?.with_kid("k1");
-//! let token = key.encode(&serde_json::json!({"hello": "world"}))?;
-//! let keys = KeySet::new([key])?;
-//! let jws = keys.verify_compact(&token, 8192, 16).expect("valid");
-//! assert_eq!(jws.kid(), Some("k1"));
-//! assert_eq!(jws.payload(), br#"{"hello":"world"}"#);
-//!
-//! let tampered = format!("{}x", &token[..token.len() - 1]);
-//! assert!(keys.verify_compact(&tampered, 8192, 16).is_err());
-//! # Ok::<(), jwt_auth_core::KeyError>(())
-//! ```
 
 use std::collections::HashMap;
 use std::fmt;
@@ -31,6 +11,28 @@ use crate::error::{AuthError, AuthErrorKind};
 use crate::json::{self, JsonError};
 use crate::key::{Algorithm, Key, KeyError, KeyErrorKind, parse_algorithm};
 
+/// Compact JWS parsing and signature verification against a [`KeySet`].
+///
+/// This is the layer below claims: it checks the token's shape (three
+/// base64url parts, nothing else), reads the protected header strictly
+/// (duplicate members, `crit`, `alg`), picks the key by `kid` and algorithm,
+/// and verifies the signature. The payload is returned as bytes.
+///
+/// ```
+/// use jwt_auth_core::{Key, KeySet};
+///
+/// let key = Key::hmac([7u8; 32])?.with_kid("k1");
+/// let token = key.encode(&serde_json::json!({"hello": "world"}))?;
+/// let keys = KeySet::new([key])?;
+/// let jws = keys.verify_compact(&token, 8192, 16).expect("valid");
+/// assert_eq!(jws.kid(), Some("k1"));
+/// assert_eq!(jws.payload(), br#"{"hello":"world"}"#);
+///
+/// let tampered = format!("{}x", &token[..token.len() - 1]);
+/// assert!(keys.verify_compact(&tampered, 8192, 16).is_err());
+/// # Ok::<(), jwt_auth_core::KeyError>(())
+/// ```
+///
 /// A set of verification keys, looked up by `kid`.
 ///
 /// Rules, fixed at construction:
@@ -73,13 +75,13 @@ impl KeySet {
         }
         let mut by_kid = HashMap::new();
         for (i, key) in keys.iter().enumerate() {
-            if let Some(kid) = key.kid() {
-                if by_kid.insert(kid.to_owned(), i).is_some() {
-                    return Err(KeyError::new(
-                        KeyErrorKind::KeySet,
-                        "two keys in the set share a `kid`",
-                    ));
-                }
+            if let Some(kid) = key.kid()
+                && by_kid.insert(kid.to_owned(), i).is_some()
+            {
+                return Err(KeyError::new(
+                    KeyErrorKind::KeySet,
+                    "two keys in the set share a `kid`",
+                ));
             }
         }
         Ok(Self {
@@ -165,15 +167,15 @@ impl KeySet {
     /// Picks the key for a token with algorithm `alg` and optional `kid`.
     pub fn select(&self, alg: Algorithm, kid: Option<&str>) -> Result<&Key, AuthError> {
         let keys = &self.inner.keys;
-        if let Some(kid) = kid {
-            if let Some(&i) = self.inner.by_kid.get(kid) {
-                let key = &keys[i];
-                return if key.allows(alg) {
-                    Ok(key)
-                } else {
-                    Err(AuthErrorKind::AlgorithmNotAllowed.into())
-                };
-            }
+        if let Some(kid) = kid
+            && let Some(&i) = self.inner.by_kid.get(kid)
+        {
+            let key = &keys[i];
+            return if key.allows(alg) {
+                Ok(key)
+            } else {
+                Err(AuthErrorKind::AlgorithmNotAllowed.into())
+            };
         }
         let mut candidates = keys
             .iter()

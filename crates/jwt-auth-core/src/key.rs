@@ -1,40 +1,4 @@
 //! Key material, algorithm pinning and weak-key refusal.
-//!
-//! A [`Key`] is a verification key plus the list of algorithms it may be used
-//! with. That list comes from the key (and from you), **never from a token**:
-//!
-//! | key | default algorithm | may be widened to |
-//! |---|---|---|
-//! | HMAC secret | HS256 | HS384, HS512 (if the secret is long enough) |
-//! | RSA ≥ 2048 bits | RS256 | RS384, RS512, PS256, PS384, PS512 |
-//! | EC P-256 | ES256 | — |
-//! | EC P-384 | ES384 | — |
-//! | Ed25519 | EdDSA | — |
-//!
-//! Keys load from PEM (SPKI `PUBLIC KEY`, PKCS#1 `RSA PUBLIC KEY`, X.509
-//! `CERTIFICATE`, PKCS#8 `PRIVATE KEY`, PKCS#1 `RSA PRIVATE KEY`, SEC1
-//! `EC PRIVATE KEY`), from the same structures in DER, and from a JWK. A private
-//! key verifies with its public half and can also [sign](Key::encode).
-//!
-//! Construction refuses weak keys: HMAC secrets shorter than the hash output
-//! (RFC 7518 §3.2), RSA moduli under 2048 bits, RSA public exponents that are
-//! even or below 3, RSA moduli with the ROCA fingerprint (CVE-2017-15361), EC
-//! points that are not on their curve, and JWKs meant for encryption.
-//!
-//! ```
-//! use jwt_auth_core::{Algorithm, Key};
-//!
-//! let key = Key::hmac(b"0123456789abcdef0123456789abcdef")?;
-//! assert_eq!(key.algorithms(), &[Algorithm::HS256]);
-//!
-//! // Too short for HS256: refused.
-//! assert!(Key::hmac(b"secret").is_err());
-//!
-//! // Widen within the family; the secret must be long enough for each.
-//! assert!(key.clone().with_algorithms([Algorithm::HS256, Algorithm::HS512]).is_err());
-//! assert!(key.with_algorithms([Algorithm::RS256]).is_err());
-//! # Ok::<(), jwt_auth_core::KeyError>(())
-//! ```
 
 use std::fmt;
 use std::sync::Arc;
@@ -214,6 +178,44 @@ impl fmt::Display for KeyError {
 
 impl std::error::Error for KeyError {}
 
+/// Key material, algorithm pinning and weak-key refusal.
+///
+/// A [`Key`] is a verification key plus the list of algorithms it may be used
+/// with. That list comes from the key (and from you), **never from a token**:
+///
+/// | key | default algorithm | may be widened to |
+/// |---|---|---|
+/// | HMAC secret | HS256 | HS384, HS512 (if the secret is long enough) |
+/// | RSA ≥ 2048 bits | RS256 | RS384, RS512, PS256, PS384, PS512 |
+/// | EC P-256 | ES256 | — |
+/// | EC P-384 | ES384 | — |
+/// | Ed25519 | EdDSA | — |
+///
+/// Keys load from PEM (SPKI `PUBLIC KEY`, PKCS#1 `RSA PUBLIC KEY`, X.509
+/// `CERTIFICATE`, PKCS#8 `PRIVATE KEY`, PKCS#1 `RSA PRIVATE KEY`, SEC1
+/// `EC PRIVATE KEY`), from the same structures in DER, and from a JWK. A private
+/// key verifies with its public half and can also [sign](Key::encode).
+///
+/// Construction refuses weak keys: HMAC secrets shorter than the hash output
+/// (RFC 7518 §3.2), RSA moduli under 2048 bits, RSA public exponents that are
+/// even or below 3, RSA moduli with the ROCA fingerprint (CVE-2017-15361), EC
+/// points that are not on their curve, and JWKs meant for encryption.
+///
+/// ```
+/// use jwt_auth_core::{Algorithm, Key};
+///
+/// let key = Key::hmac(b"0123456789abcdef0123456789abcdef")?;
+/// assert_eq!(key.algorithms(), &[Algorithm::HS256]);
+///
+/// // Too short for HS256: refused.
+/// assert!(Key::hmac(b"secret").is_err());
+///
+/// // Widen within the family; the secret must be long enough for each.
+/// assert!(key.clone().with_algorithms([Algorithm::HS256, Algorithm::HS512]).is_err());
+/// assert!(key.with_algorithms([Algorithm::RS256]).is_err());
+/// # Ok::<(), jwt_auth_core::KeyError>(())
+/// ```
+///
 /// A verification key (and, for secrets and private keys, a signing key),
 /// pinned to the algorithms it may be used with.
 ///
@@ -738,13 +740,13 @@ fn from_jwk_value(jwk: &Value) -> Result<Key, KeyError> {
     let jwk = jwk
         .as_object()
         .ok_or_else(|| KeyError::invalid("JWK is not a JSON object"))?;
-    if let Some(usage) = jwk_str(jwk, "use")? {
-        if usage != "sig" {
-            return Err(KeyError::new(
-                KeyErrorKind::WrongUse,
-                "JWK `use` is not `sig`",
-            ));
-        }
+    if let Some(usage) = jwk_str(jwk, "use")?
+        && usage != "sig"
+    {
+        return Err(KeyError::new(
+            KeyErrorKind::WrongUse,
+            "JWK `use` is not `sig`",
+        ));
     }
     if let Some(ops) = jwk.get("key_ops") {
         let ops = ops

@@ -1,29 +1,31 @@
 //! Where a token is read from.
-//!
-//! By default only `Authorization: Bearer <token>` is read (RFC 6750 §2.1): the
-//! scheme is case-insensitive, separated from the token by one space, and the
-//! token is one `token68` with no whitespace around it. Other schemes (`Basic ...`) count as "no bearer
-//! token". A bearer header with no token, or with a space inside the token, or
-//! sent twice, is a malformed request (400).
-//!
-//! Sources are tried in order; the first that holds a token decides.
-//!
-//! ```
-//! use jwt_auth_core::{AuthRequest, TokenSource, extract_token};
-//!
-//! let req = http::Request::builder()
-//!     .header("cookie", "theme=dark; session=abc.def.ghi")
-//!     .body(())
-//!     .unwrap();
-//! let sources = [TokenSource::AuthorizationBearer, TokenSource::cookie("session")];
-//! let token = extract_token(&sources, &req, 8192).unwrap();
-//! assert_eq!(token.as_deref(), Some("abc.def.ghi"));
-//! ```
 
 use std::borrow::Cow;
 
 use crate::error::{AuthError, AuthErrorKind};
 
+/// Where a token is read from.
+///
+/// By default only `Authorization: Bearer <token>` is read (RFC 6750 §2.1): the
+/// scheme is case-insensitive, separated from the token by one space, and the
+/// token is one `token68` with no whitespace around it. Other schemes (`Basic ...`) count as "no bearer
+/// token". A bearer header with no token, or with a space inside the token, or
+/// sent twice, is a malformed request (400).
+///
+/// Sources are tried in order; the first that holds a token decides.
+///
+/// ```
+/// use jwt_auth_core::{AuthRequest, TokenSource, extract_token};
+///
+/// let req = http::Request::builder()
+///     .header("cookie", "theme=dark; session=abc.def.ghi")
+///     .body(())
+///     .unwrap();
+/// let sources = [TokenSource::AuthorizationBearer, TokenSource::cookie("session")];
+/// let token = extract_token(&sources, &req, 8192).unwrap();
+/// assert_eq!(token.as_deref(), Some("abc.def.ghi"));
+/// ```
+///
 /// A place a token may come from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]

@@ -1,34 +1,4 @@
 //! What is checked once the signature has verified, with every default.
-//!
-//! | check | default |
-//! |---|---|
-//! | signature | always first, with the configured key's algorithms |
-//! | `exp` | required; valid while `now < exp + leeway` |
-//! | `nbf` | checked when present: valid once `now + leeway >= nbf` |
-//! | `iat` | must be a valid NumericDate when present; not compared to now |
-//! | `iss` | not checked; when issuers are configured it is required and must match one |
-//! | `aud` | not checked; when audiences are configured it is required and must contain one |
-//! | `typ` | not checked; when configured, the header's `typ` must match (case-insensitive, `application/` optional) |
-//! | leeway | 60 seconds |
-//! | maximum token length | 8 KiB, checked before any decoding |
-//! | maximum JSON nesting | 16 levels, in header and claims |
-//! | duplicate member names | always refused, in header and claims |
-//! | `crit` header | always refused |
-//!
-//! NumericDates may carry a fraction but must be finite, not negative, and no
-//! later than year 9999; `iss`, `sub` and `jti` must be strings when present.
-//!
-//! ```
-//! use std::time::Duration;
-//! use jwt_auth_core::Validation;
-//!
-//! let v = Validation::new()
-//!     .issuer("https://idp.example.com/")
-//!     .audience("orders-api")
-//!     .leeway(Duration::from_secs(30))
-//!     .typ("at+jwt");
-//! assert_eq!(v.get_leeway(), Duration::from_secs(30));
-//! ```
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -43,7 +13,39 @@ pub const MAX_NUMERIC_DATE: f64 = 253_402_300_799.0;
 /// A source of the current time, for tests and simulations.
 pub type Clock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
 
-/// Claim and header checks. See the [module docs](self) for the defaults.
+/// What is checked once the signature has verified, with every default.
+///
+/// | check | default |
+/// |---|---|
+/// | signature | always first, with the configured key's algorithms |
+/// | `exp` | required; valid while `now < exp + leeway` |
+/// | `nbf` | checked when present: valid once `now + leeway >= nbf` |
+/// | `iat` | must be a valid NumericDate when present; not compared to now |
+/// | `iss` | not checked; when issuers are configured it is required and must match one |
+/// | `aud` | not checked; when audiences are configured it is required and must contain one |
+/// | `typ` | not checked; when configured, the header's `typ` must match (case-insensitive, `application/` optional) |
+/// | leeway | 60 seconds |
+/// | maximum token length | 8 KiB, checked before any decoding |
+/// | maximum JSON nesting | 16 levels, in header and claims |
+/// | duplicate member names | always refused, in header and claims |
+/// | `crit` header | always refused |
+///
+/// NumericDates may carry a fraction but must be finite, not negative, and no
+/// later than year 9999; `iss`, `sub` and `jti` must be strings when present.
+///
+/// ```
+/// use std::time::Duration;
+/// use jwt_auth_core::Validation;
+///
+/// let v = Validation::new()
+///     .issuer("https://idp.example.com/")
+///     .audience("orders-api")
+///     .leeway(Duration::from_secs(30))
+///     .typ("at+jwt");
+/// assert_eq!(v.get_leeway(), Duration::from_secs(30));
+/// ```
+///
+/// Claim and header checks.
 #[derive(Clone)]
 pub struct Validation {
     pub(crate) leeway: Duration,
@@ -82,7 +84,7 @@ impl Default for Validation {
 }
 
 impl Validation {
-    /// The secure defaults listed in the [module docs](self).
+    /// The secure defaults listed on [`Validation`].
     pub fn new() -> Self {
         Self {
             leeway: Duration::from_secs(60),
@@ -217,20 +219,20 @@ impl Validation {
         let leeway = self.leeway.as_secs_f64();
 
         match numeric_date(claims, "exp")? {
-            Some(exp) => {
-                if now >= exp + leeway {
-                    return Err(AuthErrorKind::Expired.into());
-                }
+            Some(exp) if now >= exp + leeway => {
+                return Err(AuthErrorKind::Expired.into());
             }
+            Some(_) => {}
             None if self.require_exp => {
                 return Err(AuthError::with_detail(AuthErrorKind::MissingClaim, "exp"));
             }
             None => {}
         }
-        if let Some(nbf) = numeric_date(claims, "nbf")? {
-            if self.validate_nbf && now + leeway < nbf {
-                return Err(AuthErrorKind::NotYetValid.into());
-            }
+        if let Some(nbf) = numeric_date(claims, "nbf")?
+            && self.validate_nbf
+            && now + leeway < nbf
+        {
+            return Err(AuthErrorKind::NotYetValid.into());
         }
         numeric_date(claims, "iat")?;
         let iss = string_claim(claims, "iss")?;
