@@ -23,11 +23,12 @@ import urllib.error
 import urllib.request
 import warnings
 
-warnings.filterwarnings("ignore", category=DeprecationWarning)
-warnings.filterwarnings("ignore", message=".*authlib.jose.*")
 
 import jwt as pyjwt
-from authlib.jose import JsonWebSignature, jwt as authlib_jwt
+with warnings.catch_warnings():
+    # authlib.jose announces its successor (joserfc) on import; it still works.
+    warnings.simplefilter("ignore")
+    from authlib.jose import jwt as authlib_jwt
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature

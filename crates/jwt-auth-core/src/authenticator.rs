@@ -28,7 +28,7 @@ use crate::validation::Validation;
 /// let exp = std::time::SystemTime::now()
 ///     .duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() + 600;
 /// let token = key.encode(&serde_json::json!({"sub": "alice", "exp": exp}))?;
-/// let auth = Authenticator::new(key).audience_optional();
+/// let auth = Authenticator::new(key);
 ///
 /// let req = http::Request::builder()
 ///     .header("authorization", format!("Bearer {token}"))
@@ -131,16 +131,6 @@ impl Authenticator {
     #[must_use]
     pub fn audience(self, audience: impl Into<String>) -> Self {
         self.map_validation(|v| v.audience(audience))
-    }
-
-    /// States explicitly that `aud` is not checked (the default); for
-    /// services that really accept tokens for any audience.
-    #[must_use]
-    pub fn audience_optional(self) -> Self {
-        self.map_validation(|mut v| {
-            v.audiences.clear();
-            v
-        })
     }
 
     /// Clock skew tolerated on `exp`/`nbf`. Defaults to 60 s.

@@ -275,14 +275,13 @@ impl Validation {
 }
 
 fn media_type_eq(actual: &str, expected: &str) -> bool {
+    // `typ` comes from the token: never slice it at a byte that may not be a
+    // character boundary.
     fn strip(s: &str) -> &str {
-        let lower_prefix = "application/";
-        if s.len() >= lower_prefix.len()
-            && s[..lower_prefix.len()].eq_ignore_ascii_case(lower_prefix)
-        {
-            &s[lower_prefix.len()..]
-        } else {
-            s
+        const PREFIX: &str = "application/";
+        match (s.get(..PREFIX.len()), s.get(PREFIX.len()..)) {
+            (Some(head), Some(rest)) if head.eq_ignore_ascii_case(PREFIX) => rest,
+            _ => s,
         }
     }
     strip(actual).eq_ignore_ascii_case(strip(expected))
@@ -400,5 +399,10 @@ mod tests {
         assert!(media_type_eq("at+jwt", "at+JWT"));
         assert!(media_type_eq("application/at+jwt", "at+jwt"));
         assert!(!media_type_eq("JWT", "at+jwt"));
+        assert!(
+            !media_type_eq("applicatio\u{e9}n/x", "at+jwt"),
+            "multi-byte text must not panic"
+        );
+        assert!(!media_type_eq("\u{1F600}\u{1F600}\u{1F600}x", "at+jwt"));
     }
 }
