@@ -7,51 +7,29 @@ use std::rc::Rc;
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
 use actix_web::{Error, HttpMessage};
-use jwt_auth_core::{AuthError, AuthErrorKind, Authentication, Authenticator, Key};
+use jwt_auth_core::{AuthError, AuthErrorKind, Authentication};
 
 use crate::{ActixRequest, render};
 
-/// Middleware that authenticates every request with a JWT.
-///
-/// Requests with a valid token reach the handler with the verified token in
-/// their extensions (read it with [`Claims<T>`](crate::Claims)). Others get the
-/// RFC 6750 answer. Cheap to clone.
-///
-/// ```
-/// # fn main() -> Result<(), jwt_auth_actix::KeyError> {
-/// use std::time::Duration;
-/// use jwt_auth_actix::{JwtAuth, Key, TokenSource};
-///
-/// let auth = JwtAuth::new(Key::hmac([7u8; 32])?)
-///     .issuer("https://auth.example.com")
-///     .audience("orders")
-///     .leeway(Duration::from_secs(30))
-///     .token_source(TokenSource::cookie("jwt"));
-/// # let _ = auth; Ok(()) }
-/// ```
-#[derive(Clone, Debug)]
-#[must_use]
-pub struct JwtAuth {
-    pub(crate) authenticator: Authenticator,
-    pub(crate) allow_anonymous: bool,
-}
-
-impl JwtAuth {
-    /// Authenticates with `key` and the secure defaults of [`jwt_auth_core::Validation`].
-    pub fn new(key: Key) -> Self {
-        Self::from(Authenticator::new(key))
-    }
-
-    jwt_auth_core::__jwt_auth_builder_methods!();
-}
-
-impl From<Authenticator> for JwtAuth {
-    fn from(authenticator: Authenticator) -> Self {
-        Self {
-            authenticator,
-            allow_anonymous: false,
-        }
-    }
+jwt_auth_core::__jwt_auth_middleware_type! {
+    /// Middleware that authenticates every request with a JWT.
+    ///
+    /// Requests with a valid token reach the handler with the verified token in
+    /// their extensions (read it with [`Claims<T>`](crate::Claims)). Others get the
+    /// RFC 6750 answer. Cheap to clone.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), jwt_auth_actix::KeyError> {
+    /// use std::time::Duration;
+    /// use jwt_auth_actix::{JwtAuth, Key, TokenSource};
+    ///
+    /// let auth = JwtAuth::new(Key::hmac([7u8; 32])?)
+    ///     .issuer("https://auth.example.com")
+    ///     .audience("orders")
+    ///     .leeway(Duration::from_secs(30))
+    ///     .token_source(TokenSource::cookie("jwt"));
+    /// # let _ = auth; Ok(()) }
+    /// ```
 }
 
 impl<S, B> Transform<S, ServiceRequest> for JwtAuth

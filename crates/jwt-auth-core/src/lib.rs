@@ -73,95 +73,136 @@ pub use key::{
 pub use source::{AuthRequest, TokenSource, extract_token};
 pub use validation::{Clock, MAX_NUMERIC_DATE, Validation};
 
-/// Generates the shared builder methods of an adapter's `JwtAuth` type, which
-/// must have a field `authenticator: Authenticator`. Both adapters use it, so
-/// their builders cannot drift apart.
+/// Defines an adapter's `JwtAuth` type (with the given docs): the struct, its
+/// constructors and every builder method. Both adapters use it, so their
+/// builders cannot drift apart.
 #[doc(hidden)]
 #[macro_export]
-macro_rules! __jwt_auth_builder_methods {
-    () => {
-        /// Requires `iss` to be this issuer (adds to the accepted list).
-        /// Defaults to not checking `iss`.
+macro_rules! __jwt_auth_middleware_type {
+    ($(#[$meta:meta])*) => {
+        $(#[$meta])*
+        #[derive(Clone, Debug)]
         #[must_use]
-        pub fn issuer(mut self, issuer: impl Into<String>) -> Self {
-            self.authenticator = self.authenticator.issuer(issuer);
-            self
+        pub struct JwtAuth {
+            pub(crate) authenticator: $crate::Authenticator,
+            pub(crate) allow_anonymous: bool,
         }
 
-        /// Requires `aud` to contain this audience (adds to the accepted list).
-        /// Defaults to not checking `aud`.
-        #[must_use]
-        pub fn audience(mut self, audience: impl Into<String>) -> Self {
-            self.authenticator = self.authenticator.audience(audience);
-            self
+        impl From<$crate::Authenticator> for JwtAuth {
+            fn from(authenticator: $crate::Authenticator) -> Self {
+                Self {
+                    authenticator,
+                    allow_anonymous: false,
+                }
+            }
         }
 
-        /// Clock skew tolerated on `exp`/`nbf`. Defaults to 60 seconds.
-        #[must_use]
-        pub fn leeway(mut self, leeway: ::std::time::Duration) -> Self {
-            self.authenticator = self.authenticator.leeway(leeway);
-            self
+        impl JwtAuth {
+            /// Authenticates with `key` and the secure defaults of
+            /// [`Validation`]($crate::Validation).
+            pub fn new(key: $crate::Key) -> Self {
+                Self::from($crate::Authenticator::new(key))
+            }
+
+            /// Requires `iss` to be this issuer (adds to the accepted list).
+            /// Defaults to not checking `iss`.
+            pub fn issuer(mut self, issuer: impl Into<String>) -> Self {
+                self.authenticator = self.authenticator.issuer(issuer);
+                self
+            }
+
+            /// Requires `aud` to contain this audience (adds to the accepted
+            /// list). Defaults to not checking `aud`.
+            pub fn audience(mut self, audience: impl Into<String>) -> Self {
+                self.authenticator = self.authenticator.audience(audience);
+                self
+            }
+
+            /// Clock skew tolerated on `exp`/`nbf`. Defaults to 60 seconds.
+            pub fn leeway(mut self, leeway: ::std::time::Duration) -> Self {
+                self.authenticator = self.authenticator.leeway(leeway);
+                self
+            }
+
+            /// Requires the header `typ` (for example `at+jwt`). Defaults to
+            /// no check.
+            pub fn typ(mut self, typ: impl Into<String>) -> Self {
+                self.authenticator = self.authenticator.typ(typ);
+                self
+            }
+
+            /// Replaces all claim checks. Defaults to
+            /// [`Validation::new`]($crate::Validation::new).
+            pub fn validation(mut self, validation: $crate::Validation) -> Self {
+                self.authenticator = self.authenticator.validation(validation);
+                self
+            }
+
+            /// Adds a token source after the existing ones (for example
+            /// `TokenSource::cookie("jwt")`). Defaults to `Authorization:
+            /// Bearer` only.
+            pub fn token_source(mut self, source: $crate::TokenSource) -> Self {
+                self.authenticator = self.authenticator.token_source(source);
+                self
+            }
+
+            /// Replaces the token sources, tried in order.
+            pub fn token_sources(
+                mut self,
+                sources: impl IntoIterator<Item = $crate::TokenSource>,
+            ) -> Self {
+                self.authenticator = self.authenticator.token_sources(sources);
+                self
+            }
+
+            /// Adds `realm="..."` to every challenge. Defaults to no realm.
+            pub fn realm(mut self, realm: impl Into<::std::sync::Arc<str>>) -> Self {
+                self.authenticator = self.authenticator.realm(realm);
+                self
+            }
+
+            /// Replaces the error response. Defaults to the RFC 6750 answer.
+            pub fn error_responder(mut self, responder: impl $crate::ErrorResponder) -> Self {
+                self.authenticator = self.authenticator.error_responder(responder);
+                self
+            }
+
+            /// Lets requests without a token through, with no claims; handlers
+            /// take `Option<Claims<T>>`. An invalid token is still refused.
+            /// Defaults to requiring a token.
+            pub fn allow_anonymous(mut self) -> Self {
+                self.allow_anonymous = true;
+                self
+            }
+
+            /// The core authenticator this middleware uses.
+            pub fn authenticator(&self) -> &$crate::Authenticator {
+                &self.authenticator
+            }
+        }
+    };
+}
+
+/// Defines an adapter's `Claims<T>` extractor type (with the given docs).
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __jwt_auth_claims_type {
+    ($(#[$meta:meta])*) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+        pub struct Claims<T = $crate::DefaultClaims>(pub T);
+
+        impl<T> ::std::ops::Deref for Claims<T> {
+            type Target = T;
+            fn deref(&self) -> &T {
+                &self.0
+            }
         }
 
-        /// Requires the header `typ` (for example `at+jwt`). Defaults to no check.
-        #[must_use]
-        pub fn typ(mut self, typ: impl Into<String>) -> Self {
-            self.authenticator = self.authenticator.typ(typ);
-            self
-        }
-
-        /// Replaces all claim checks. Defaults to
-        /// [`Validation::new`]($crate::Validation::new).
-        #[must_use]
-        pub fn validation(mut self, validation: $crate::Validation) -> Self {
-            self.authenticator = self.authenticator.validation(validation);
-            self
-        }
-
-        /// Adds a token source after the existing ones (for example
-        /// `TokenSource::cookie("jwt")`). Defaults to `Authorization: Bearer` only.
-        #[must_use]
-        pub fn token_source(mut self, source: $crate::TokenSource) -> Self {
-            self.authenticator = self.authenticator.token_source(source);
-            self
-        }
-
-        /// Replaces the token sources, tried in order.
-        #[must_use]
-        pub fn token_sources(
-            mut self,
-            sources: impl IntoIterator<Item = $crate::TokenSource>,
-        ) -> Self {
-            self.authenticator = self.authenticator.token_sources(sources);
-            self
-        }
-
-        /// Adds `realm="..."` to every challenge. Defaults to no realm.
-        #[must_use]
-        pub fn realm(mut self, realm: impl Into<::std::sync::Arc<str>>) -> Self {
-            self.authenticator = self.authenticator.realm(realm);
-            self
-        }
-
-        /// Replaces the error response. Defaults to the RFC 6750 answer.
-        #[must_use]
-        pub fn error_responder(mut self, responder: impl $crate::ErrorResponder) -> Self {
-            self.authenticator = self.authenticator.error_responder(responder);
-            self
-        }
-
-        /// Lets requests without a token through, with no claims; handlers
-        /// take `Option<Claims<T>>`. An invalid token is still refused. Defaults
-        /// to requiring a token.
-        #[must_use]
-        pub fn allow_anonymous(mut self) -> Self {
-            self.allow_anonymous = true;
-            self
-        }
-
-        /// The core authenticator this middleware uses.
-        pub fn authenticator(&self) -> &$crate::Authenticator {
-            &self.authenticator
+        impl<T> ::std::ops::DerefMut for Claims<T> {
+            fn deref_mut(&mut self) -> &mut T {
+                &mut self.0
+            }
         }
     };
 }
