@@ -753,10 +753,46 @@ fn check(case: &Case, reply: &Reply) -> Result<(), String> {
     }
 }
 
+/// Collects everything `tracing` writes, at every level.
+#[derive(Clone, Default)]
+struct Capture(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The token-like part of every header a case sends.
+fn sent_tokens(case: &Case) -> Vec<String> {
+    case.req
+        .headers
+        .iter()
+        .flat_map(|(_, v)| {
+            v.split([' ', ';', '='])
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+        })
+        .filter(|t| t.len() >= 24 && t.contains('.'))
+        .collect()
+}
+
 #[actix_web::test]
 async fn both_adapters_answer_every_case_alike() {
     let cases = cases();
     assert!(cases.len() >= 40, "the table must hold at least 40 cases");
+    // Capture every log line written while the whole table runs.
+    let capture = Capture::default();
+    let writer = capture.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(move || writer.clone())
+        .finish();
+    let guard = tracing::subscriber::set_default(subscriber);
     let mut failures = Vec::new();
     for case in &cases {
         let axum = via_axum(&case.auth, &case.req).await;
@@ -772,6 +808,42 @@ async fn both_adapters_answer_every_case_alike() {
             failures.push(format!("{}: {why}", case.name));
         }
     }
+    drop(guard);
+    let logs = String::from_utf8_lossy(&capture.0.lock().unwrap()).into_owned();
+    assert!(
+        logs.contains("request refused"),
+        "refusals are logged (capture works)"
+    );
+    assert!(
+        logs.contains("without the JwtAuth middleware"),
+        "misconfiguration is logged"
+    );
+    for case in &cases {
+        for token in sent_tokens(case) {
+            assert!(
+                !logs.contains(&token),
+                "{}: a token reached the logs",
+                case.name
+            );
+            for part in token.split('.').filter(|p| p.len() >= 16) {
+                assert!(
+                    !logs.contains(part),
+                    "{}: part of a token reached the logs",
+                    case.name
+                );
+            }
+        }
+        let debug = format!("{:?}", case.auth);
+        assert!(
+            !debug.contains("parity-secret"),
+            "{}: Debug shows the secret",
+            case.name
+        );
+    }
+    assert!(
+        !logs.contains("parity-secret"),
+        "the secret reached the logs"
+    );
     let rows: std::collections::BTreeSet<&str> = cases
         .iter()
         .filter_map(|c| c.name.strip_prefix('#').and_then(|r| r.split(' ').next()))
