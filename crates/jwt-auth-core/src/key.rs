@@ -862,7 +862,8 @@ mod backend {
 
     #[cfg(all(feature = "rust_crypto", not(feature = "aws_lc_rs")))]
     pub(super) fn ed25519_point_is_valid(public: &[u8]) -> bool {
-        public.len() == 32
+        <[u8; 32]>::try_from(public)
+            .is_ok_and(|bytes| ed25519_dalek::VerifyingKey::from_bytes(&bytes).is_ok())
     }
 }
 
