@@ -65,8 +65,12 @@ pub use middleware::{JwtAuth, JwtAuthMiddleware};
 
 pub use jwt_auth_core::{
     Algorithm, AuthError, AuthErrorKind, Authentication, Authenticator, DefaultClaims,
-    ErrorResponse, Key, KeyError, KeySet, TokenSource, Validation, VerifiedToken,
+    ErrorResponse, Issuers, Key, KeyError, KeySet, KeySource, TokenSource, Validation,
+    VerifiedToken,
 };
+#[cfg(feature = "remote")]
+#[cfg_attr(docsrs, doc(cfg(feature = "remote")))]
+pub use jwt_auth_core::{RemoteError, RemoteJwks, RemoteStatus};
 
 use actix_web::HttpResponse;
 use actix_web::http::StatusCode;

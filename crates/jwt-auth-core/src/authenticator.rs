@@ -12,8 +12,11 @@ use serde_json::{Map, Value};
 
 use crate::error::{AuthError, AuthErrorKind, DefaultResponder, ErrorResponder, ErrorResponse};
 use crate::json::{self, JsonError};
-use crate::jws::KeySet;
+use crate::jws::{CompactParts, JwsHeader};
 use crate::key::{Algorithm, Key};
+use crate::keysource::{KeySource, Repr};
+#[cfg(feature = "remote")]
+use crate::remote::BoxFuture;
 use crate::source::{AuthRequest, TokenSource, extract_token};
 use crate::validation::Validation;
 
@@ -60,7 +63,7 @@ pub struct Authenticator {
 
 #[derive(Clone)]
 struct Config {
-    keys: KeySet,
+    keys: KeySource,
     validation: Validation,
     sources: Vec<TokenSource>,
     responder: Arc<dyn ErrorResponder>,
@@ -77,22 +80,19 @@ impl fmt::Debug for Authenticator {
 }
 
 impl Authenticator {
-    /// Verifies tokens signed by `key`, with the default [`Validation`] and the
-    /// `Authorization: Bearer` source.
-    pub fn new(key: Key) -> Self {
-        // A single key always forms a valid set.
-        let keys = match KeySet::new([key]) {
-            Ok(keys) => keys,
-            Err(_) => unreachable!("a one-key set is always valid"),
-        };
+    /// Verifies tokens with `keys` — a [`Key`], a [`KeySet`](crate::KeySet),
+    /// a [`RemoteJwks`](crate::RemoteJwks) or an [`Issuers`](crate::Issuers)
+    /// map — with the default [`Validation`] and the `Authorization: Bearer`
+    /// source.
+    pub fn new(keys: impl Into<KeySource>) -> Self {
         Self::with_keys(keys)
     }
 
-    /// Verifies tokens signed by any key of `keys`.
-    pub fn with_keys(keys: KeySet) -> Self {
+    /// Same as [`new`](Self::new).
+    pub fn with_keys(keys: impl Into<KeySource>) -> Self {
         Self {
             inner: Arc::new(Config {
-                keys,
+                keys: keys.into(),
                 validation: Validation::new(),
                 sources: vec![TokenSource::AuthorizationBearer],
                 responder: Arc::new(DefaultResponder::default()),
@@ -187,9 +187,21 @@ impl Authenticator {
         self
     }
 
-    /// The keys in use.
-    pub fn keys(&self) -> &KeySet {
+    /// Where the keys come from.
+    pub fn keys(&self) -> &KeySource {
         &self.inner.keys
+    }
+
+    /// Whether tokens can be verified now (remote keys loaded and not
+    /// stale). Static keys are always ready. For readiness probes.
+    pub fn is_ready(&self) -> bool {
+        self.inner.keys.is_ready()
+    }
+
+    /// Waits until remote keys are loaded for the first time; see
+    /// [`KeySource::ready`].
+    pub async fn ready(&self) -> bool {
+        self.inner.keys.ready().await
     }
 
     /// The claim checks in use.
@@ -208,36 +220,150 @@ impl Authenticator {
     /// - `Ok(None)`: no configured source held a token;
     /// - `Err(e)`: the request or its token was refused.
     ///
-    /// The returned future owns what it needs, so the request can be moved on.
+    /// The returned future owns what it needs, so the request can be moved
+    /// on. It is ready at once unless remote keys must be fetched first (an
+    /// unknown `kid`, or keys not loaded yet).
     pub fn authenticate<R: AuthRequest + ?Sized>(&self, req: &R) -> Authenticate {
         let config = &*self.inner;
-        let outcome = extract_token(&config.sources, req, config.validation.max_token_len)
-            .and_then(|token| token.map(|t| self.verify(&t)).transpose());
-        if let Err(e) = &outcome {
-            tracing::debug!(reason = e.kind().as_str(), "jwt-auth: request refused");
-        }
-        Authenticate {
-            outcome: Some(outcome),
+        let token = match extract_token(&config.sources, req, config.validation.max_token_len) {
+            Ok(Some(token)) => token,
+            Ok(None) => return Authenticate::ready(Ok(None)),
+            Err(e) => return Authenticate::ready(Err(refused(e))),
+        };
+        match self.attempt(&token, Mode::MayRefresh) {
+            Attempt::Done(outcome) => Authenticate::ready(outcome.map(Some).map_err(refused)),
+            #[cfg(feature = "remote")]
+            Attempt::Wait(wait) => {
+                let this = self.clone();
+                Authenticate {
+                    state: AuthenticateState::Waiting(Box::pin(async move {
+                        wait.await;
+                        match this.attempt(&token, Mode::AfterRefresh) {
+                            Attempt::Done(outcome) => outcome.map(Some).map_err(refused),
+                            Attempt::Wait(_) => Err(refused(AuthErrorKind::UnknownKey.into())),
+                        }
+                    })),
+                }
+            }
         }
     }
 
     /// Verifies a token string: signature first, then claims.
+    ///
+    /// This never waits: with remote keys, a token whose `kid` is not loaded
+    /// is refused ([`AuthErrorKind::UnknownKey`]), and keys not loaded yet
+    /// give [`AuthErrorKind::KeysUnavailable`]. [`authenticate`] refreshes
+    /// the keys for such tokens.
+    ///
+    /// [`authenticate`]: Self::authenticate
     pub fn verify(&self, token: &str) -> Result<VerifiedToken, AuthError> {
+        match self.attempt(token, Mode::NoWait) {
+            Attempt::Done(outcome) => outcome,
+            #[cfg(feature = "remote")]
+            Attempt::Wait(_) => Err(AuthErrorKind::UnknownKey.into()),
+        }
+    }
+
+    #[cfg_attr(not(feature = "remote"), allow(unused_variables))]
+    fn attempt(&self, token: &str, mode: Mode) -> Attempt {
         let config = &*self.inner;
         let v = &config.validation;
-        let jws = config
-            .keys
-            .verify_compact(token, v.max_token_len, v.max_json_depth)?;
-        let (header, payload) = jws.into_parts();
-        let claims = json::parse_object(&payload, v.max_json_depth).map_err(|e| {
-            let detail = match e {
-                JsonError::Duplicate => "duplicate claim",
-                JsonError::TooDeep => "claims nested too deep",
-                _ => "claims are not a JSON object",
+        let parts = match CompactParts::split(token, v.max_token_len) {
+            Ok(parts) => parts,
+            Err(e) => return Attempt::Done(Err(e)),
+        };
+        let header = match parts.header(v.max_json_depth) {
+            Ok(header) => header,
+            Err(e) => return Attempt::Done(Err(e)),
+        };
+        // With an issuer map, the unverified `iss` selects the keys; the
+        // claims parsed for that are reused once the signature verified.
+        let mut source = &config.keys;
+        let mut claims = None;
+        if let Repr::Issuers(_) = &source.repr {
+            let parsed = match parts
+                .payload()
+                .and_then(|p| parse_claims(&p, v.max_json_depth))
+            {
+                Ok(parsed) => parsed,
+                Err(e) => return Attempt::Done(Err(e)),
             };
-            AuthError::with_detail(AuthErrorKind::Malformed, detail)
-        })?;
+            claims = Some(parsed);
+        }
+        let issuer = claims
+            .as_ref()
+            .and_then(|c: &Map<String, Value>| c.get("iss"))
+            .and_then(Value::as_str);
+        while let Repr::Issuers(map) = &source.repr {
+            match issuer.and_then(|iss| map.get(iss)) {
+                Some(selected) => source = selected,
+                None => return Attempt::Done(Err(AuthErrorKind::InvalidIssuer.into())),
+            }
+        }
+        match &source.repr {
+            Repr::Static(keys) => Attempt::Done(
+                keys.select(header.alg(), header.kid())
+                    .and_then(|key| self.finish(&parts, &header, key, claims.clone(), None)),
+            ),
+            #[cfg(feature = "remote")]
+            Repr::Remote(remote) => {
+                let kid = header.kid();
+                let Some(loaded) = remote.fresh() else {
+                    if mode == Mode::MayRefresh
+                        && let Some(wait) = remote.refresh_for_miss()
+                    {
+                        return Attempt::Wait(wait);
+                    }
+                    return Attempt::Done(Err(AuthErrorKind::KeysUnavailable.into()));
+                };
+                match loaded.keys.select(header.alg(), kid) {
+                    Ok(key) => Attempt::Done(self.finish(
+                        &parts,
+                        &header,
+                        key,
+                        claims.clone(),
+                        remote.issuer(),
+                    )),
+                    Err(e) if e.kind() == AuthErrorKind::UnknownKey => {
+                        match mode {
+                            Mode::MayRefresh if !remote.known_unknown(kid) => {
+                                if let Some(wait) = remote.refresh_for_miss() {
+                                    return Attempt::Wait(wait);
+                                }
+                            }
+                            Mode::AfterRefresh => remote.remember_unknown(kid),
+                            _ => {}
+                        }
+                        Attempt::Done(Err(e))
+                    }
+                    Err(e) => Attempt::Done(Err(e)),
+                }
+            }
+            Repr::Issuers(_) => Attempt::Done(Err(AuthErrorKind::InvalidIssuer.into())),
+        }
+    }
+
+    /// Checks the signature with the selected key, then the claims.
+    fn finish(
+        &self,
+        parts: &CompactParts<'_>,
+        header: &JwsHeader,
+        key: &Key,
+        claims: Option<Map<String, Value>>,
+        pinned_issuer: Option<&str>,
+    ) -> Result<VerifiedToken, AuthError> {
+        let v = &self.inner.validation;
+        parts.verify_with(key, header.alg())?;
+        let claims = match claims {
+            Some(claims) => claims,
+            None => parse_claims(&parts.payload()?, v.max_json_depth)?,
+        };
         v.check(header.typ(), &claims)?;
+        if let Some(pinned) = pinned_issuer
+            && claims.get("iss").and_then(Value::as_str) != Some(pinned)
+        {
+            return Err(AuthErrorKind::InvalidIssuer.into());
+        }
         Ok(VerifiedToken {
             inner: Arc::new(VerifiedInner {
                 alg: header.alg(),
@@ -248,10 +374,60 @@ impl Authenticator {
     }
 }
 
+fn parse_claims(payload: &[u8], max_depth: usize) -> Result<Map<String, Value>, AuthError> {
+    json::parse_object(payload, max_depth).map_err(|e| {
+        let detail = match e {
+            JsonError::Duplicate => "duplicate claim",
+            JsonError::TooDeep => "claims nested too deep",
+            _ => "claims are not a JSON object",
+        };
+        AuthError::with_detail(AuthErrorKind::Malformed, detail)
+    })
+}
+
+fn refused(error: AuthError) -> AuthError {
+    tracing::debug!(reason = error.kind().as_str(), "jwt-auth: request refused");
+    error
+}
+
+/// How far verification may go to find a key.
+#[derive(Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(not(feature = "remote"), allow(dead_code))]
+enum Mode {
+    /// A request: an unknown `kid` may trigger a (rate-limited) refresh.
+    MayRefresh,
+    /// Second try after a refresh: an unknown `kid` is remembered as such.
+    AfterRefresh,
+    /// A direct `verify`: never wait.
+    NoWait,
+}
+
+enum Attempt {
+    Done(Result<VerifiedToken, AuthError>),
+    #[cfg(feature = "remote")]
+    Wait(BoxFuture<'static, ()>),
+}
+
+type Outcome = Result<Option<VerifiedToken>, AuthError>;
+
 /// The future returned by [`Authenticator::authenticate`].
 #[must_use = "futures do nothing unless polled"]
 pub struct Authenticate {
-    outcome: Option<Result<Option<VerifiedToken>, AuthError>>,
+    state: AuthenticateState,
+}
+
+enum AuthenticateState {
+    Ready(Option<Outcome>),
+    #[cfg(feature = "remote")]
+    Waiting(BoxFuture<'static, Outcome>),
+}
+
+impl Authenticate {
+    fn ready(outcome: Outcome) -> Self {
+        Self {
+            state: AuthenticateState::Ready(Some(outcome)),
+        }
+    }
 }
 
 impl fmt::Debug for Authenticate {
@@ -261,12 +437,17 @@ impl fmt::Debug for Authenticate {
 }
 
 impl Future for Authenticate {
-    type Output = Result<Option<VerifiedToken>, AuthError>;
+    type Output = Outcome;
 
-    fn poll(mut self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match self.outcome.take() {
-            Some(outcome) => Poll::Ready(outcome),
-            None => Poll::Ready(Err(AuthError::new(AuthErrorKind::NotConfigured))),
+    #[cfg_attr(not(feature = "remote"), allow(unused_variables))]
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match &mut self.state {
+            AuthenticateState::Ready(outcome) => match outcome.take() {
+                Some(outcome) => Poll::Ready(outcome),
+                None => Poll::Ready(Err(AuthError::new(AuthErrorKind::NotConfigured))),
+            },
+            #[cfg(feature = "remote")]
+            AuthenticateState::Waiting(future) => future.as_mut().poll(cx),
         }
     }
 }

@@ -89,6 +89,20 @@ impl KeySet {
         })
     }
 
+    /// A set of one key.
+    pub(crate) fn single(key: Key) -> Self {
+        let by_kid = key
+            .kid()
+            .map(|kid| HashMap::from([(kid.to_owned(), 0)]))
+            .unwrap_or_default();
+        Self {
+            inner: Arc::new(KeySetInner {
+                keys: vec![key],
+                by_kid,
+            }),
+        }
+    }
+
     /// A key set from a JWK Set document (`{"keys":[...]}`), for example a
     /// JWKS file shipped with the service.
     ///
@@ -107,12 +121,42 @@ impl KeySet {
     /// Like [`from_jwks`](Self::from_jwks), returning the refused keys'
     /// errors instead of logging them.
     pub fn from_jwks_with_refusals(jwks: &str) -> Result<(Self, Vec<KeyError>), KeyError> {
-        let doc: Value = serde_json::from_str(jwks)
+        Self::parse_jwks(jwks.as_bytes(), &JwksPolicy::LOCAL)
+    }
+
+    /// A key set from a JWK Set file, as [`from_jwks`](Self::from_jwks) does.
+    pub fn from_jwks_file(path: impl AsRef<std::path::Path>) -> Result<Self, KeyError> {
+        let text = std::fs::read_to_string(path.as_ref()).map_err(|e| {
+            KeyError::new(
+                KeyErrorKind::Invalid,
+                format!("cannot read the JWK set file: {}", e.kind()),
+            )
+        })?;
+        Self::from_jwks(&text)
+    }
+
+    /// Parses a JWK Set document under `policy`, returning the usable keys
+    /// and the refused keys' errors.
+    pub(crate) fn parse_jwks(
+        jwks: &[u8],
+        policy: &JwksPolicy,
+    ) -> Result<(Self, Vec<KeyError>), KeyError> {
+        let doc: Value = serde_json::from_slice(jwks)
             .map_err(|_| KeyError::new(KeyErrorKind::Invalid, "JWK set is not valid JSON"))?;
         let list = doc
             .get("keys")
             .and_then(Value::as_array)
             .ok_or_else(|| KeyError::new(KeyErrorKind::Invalid, "JWK set lacks a `keys` array"))?;
+        if list.len() > policy.max_keys {
+            return Err(KeyError::new(
+                KeyErrorKind::KeySet,
+                format!(
+                    "the JWK set holds {} keys, more than the limit of {}",
+                    list.len(),
+                    policy.max_keys
+                ),
+            ));
+        }
         // Duplicate kids are ambiguous: every entry that shares one is refused,
         // whether or not it would load.
         let mut counts: HashMap<&str, usize> = HashMap::new();
@@ -132,9 +176,43 @@ impl KeySet {
                 ));
                 continue;
             }
-            match Key::from_jwk_value(jwk) {
-                Ok(key) => keys.push(key),
-                Err(e) => refused.push(e),
+            if !policy.allow_symmetric && jwk.get("kty").and_then(Value::as_str) == Some("oct") {
+                refused.push(KeyError::new(
+                    KeyErrorKind::WrongUse,
+                    "symmetric (`oct`) key refused: a published key set must hold public keys only",
+                ));
+                continue;
+            }
+            let key = match Key::from_jwk_value(jwk) {
+                Ok(key) => key,
+                Err(e) => {
+                    refused.push(e);
+                    continue;
+                }
+            };
+            match &policy.algorithms {
+                None => keys.push(key),
+                Some(allowed) => {
+                    // A JWK without `alg` may serve any algorithm of its
+                    // family; one with `alg` only that algorithm.
+                    let candidates = if jwk.get("alg").is_some() {
+                        key.algorithms()
+                    } else {
+                        key.family().algorithms()
+                    };
+                    let fit: Vec<Algorithm> = candidates
+                        .iter()
+                        .copied()
+                        .filter(|a| allowed.contains(a))
+                        .collect();
+                    match key.clone().with_algorithms(fit) {
+                        Ok(key) => keys.push(key),
+                        Err(_) => refused.push(KeyError::new(
+                            KeyErrorKind::AlgorithmMismatch,
+                            "key ignored: it fits none of the allowed algorithms",
+                        )),
+                    }
+                }
             }
         }
         let has_asymmetric = keys.iter().any(|k| !k.family().is_symmetric());
@@ -184,7 +262,9 @@ impl KeySet {
             (Some(key), None) => Ok(key),
             (Some(_), Some(_)) => Err(AuthErrorKind::UnknownKey.into()),
             (None, _) => {
-                if keys.iter().any(|k| k.allows(alg)) {
+                // A `kid` that names no key is unknown whatever its algorithm
+                // (remote sets refresh on it).
+                if kid.is_some() || keys.iter().any(|k| k.allows(alg)) {
                     Err(AuthErrorKind::UnknownKey.into())
                 } else {
                     Err(AuthErrorKind::AlgorithmNotAllowed.into())
@@ -205,14 +285,32 @@ impl KeySet {
         let parts = CompactParts::split(token, max_len)?;
         let header = parts.header(max_depth)?;
         let key = self.select(header.alg, header.kid.as_deref())?;
-        let signature =
-            b64::decode(parts.signature).map_err(|_| malformed("signature encoding"))?;
-        if !key.verify_signature(header.alg, parts.signing_input.as_bytes(), &signature) {
-            return Err(AuthErrorKind::InvalidSignature.into());
-        }
-        let payload = b64::decode(parts.payload).map_err(|_| malformed("payload encoding"))?;
+        parts.verify_with(key, header.alg)?;
+        let payload = parts.payload()?;
         Ok(VerifiedJws { header, payload })
     }
+}
+
+/// What a JWK Set document may hold.
+#[derive(Clone, Debug)]
+pub(crate) struct JwksPolicy {
+    /// `oct` keys may be loaded (a local file may hold HMAC secrets; a
+    /// published set may not).
+    pub(crate) allow_symmetric: bool,
+    /// More keys than this refuses the whole document.
+    pub(crate) max_keys: usize,
+    /// When set, keys are narrowed to these algorithms, and keys that fit
+    /// none are ignored.
+    pub(crate) algorithms: Option<Vec<Algorithm>>,
+}
+
+impl JwksPolicy {
+    /// A JWK Set the service ships itself.
+    pub(crate) const LOCAL: Self = Self {
+        allow_symmetric: true,
+        max_keys: 1024,
+        algorithms: None,
+    };
 }
 
 fn malformed(detail: &'static str) -> AuthError {
@@ -266,6 +364,23 @@ impl<'a> CompactParts<'a> {
             payload,
             signature,
         })
+    }
+
+    /// Checks the signature with `key` under `alg`.
+    pub(crate) fn verify_with(&self, key: &Key, alg: Algorithm) -> Result<(), AuthError> {
+        let signature = b64::decode(self.signature).map_err(|_| malformed("signature encoding"))?;
+        if key.verify_signature(alg, self.signing_input.as_bytes(), &signature) {
+            Ok(())
+        } else {
+            Err(AuthErrorKind::InvalidSignature.into())
+        }
+    }
+
+    /// The decoded payload (not yet verified unless [`verify_with`] passed).
+    ///
+    /// [`verify_with`]: Self::verify_with
+    pub(crate) fn payload(&self) -> Result<Vec<u8>, AuthError> {
+        b64::decode(self.payload).map_err(|_| malformed("payload encoding"))
     }
 
     pub(crate) fn header(&self, max_depth: usize) -> Result<JwsHeader, AuthError> {
@@ -378,10 +493,6 @@ impl VerifiedJws {
     /// The verified payload bytes.
     pub fn payload(&self) -> &[u8] {
         &self.payload
-    }
-
-    pub(crate) fn into_parts(self) -> (JwsHeader, Vec<u8>) {
-        (self.header, self.payload)
     }
 }
 

@@ -424,6 +424,71 @@ impl Key {
         self.inner.kid.as_deref()
     }
 
+    /// The public half of an asymmetric key as a JWK (RFC 7517), with `kid`,
+    /// `alg` (when the key allows one algorithm) and `use: "sig"`, ready to
+    /// publish in a JWK Set. `None` for HMAC secrets, which are never
+    /// published.
+    ///
+    /// ```
+    /// use jwt_auth_core::Key;
+    /// # let pem = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/keys/p256.pem")).unwrap();
+    /// let key = Key::from_pem(&pem)?.with_kid("k1");
+    /// let jwk = key.to_public_jwk().expect("asymmetric");
+    /// assert_eq!(jwk["kty"], "EC");
+    /// assert_eq!(jwk["kid"], "k1");
+    /// assert!(jwk.get("d").is_none());
+    /// // It loads back as the same verification key.
+    /// assert_eq!(Key::from_jwk_value(&jwk)?.algorithms(), key.algorithms());
+    /// # Ok::<(), jwt_auth_core::KeyError>(())
+    /// ```
+    pub fn to_public_jwk(&self) -> Option<Value> {
+        use jsonwebtoken::DecodingKeyKind;
+        let inner = &*self.inner;
+        let mut jwk = serde_json::Map::new();
+        let raw = |k: &DecodingKey| match k.kind() {
+            DecodingKeyKind::SecretOrDer(bytes) => Some(bytes.clone()),
+            DecodingKeyKind::RsaModulusExponent { .. } => None,
+        };
+        match inner.family {
+            KeyFamily::Hmac => return None,
+            KeyFamily::Rsa => {
+                let DecodingKeyKind::RsaModulusExponent { n, e } = inner.decoding.kind() else {
+                    return None;
+                };
+                jwk.insert("kty".into(), "RSA".into());
+                jwk.insert("n".into(), b64::encode(n).into());
+                jwk.insert("e".into(), b64::encode(e).into());
+            }
+            KeyFamily::EcP256 | KeyFamily::EcP384 => {
+                let point = raw(&inner.decoding)?;
+                let size = (point.len().checked_sub(1)?) / 2;
+                let crv = if inner.family == KeyFamily::EcP256 {
+                    "P-256"
+                } else {
+                    "P-384"
+                };
+                jwk.insert("kty".into(), "EC".into());
+                jwk.insert("crv".into(), crv.into());
+                jwk.insert("x".into(), b64::encode(point.get(1..1 + size)?).into());
+                jwk.insert("y".into(), b64::encode(point.get(1 + size..)?).into());
+            }
+            KeyFamily::Ed25519 => {
+                let public = raw(&inner.decoding)?;
+                jwk.insert("kty".into(), "OKP".into());
+                jwk.insert("crv".into(), "Ed25519".into());
+                jwk.insert("x".into(), b64::encode(&public).into());
+            }
+        }
+        jwk.insert("use".into(), "sig".into());
+        if let [alg] = inner.algorithms.as_slice() {
+            jwk.insert("alg".into(), algorithm_name(*alg).into());
+        }
+        if let Some(kid) = &inner.kid {
+            jwk.insert("kid".into(), kid.clone().into());
+        }
+        Some(Value::Object(jwk))
+    }
+
     /// Whether this key can sign (an HMAC secret or a private key).
     pub fn can_sign(&self) -> bool {
         self.inner.encoding.is_some()

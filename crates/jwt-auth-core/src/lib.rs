@@ -51,6 +51,10 @@ mod error;
 mod json;
 mod jws;
 mod key;
+mod keysource;
+#[cfg(feature = "remote")]
+#[cfg_attr(docsrs, doc(cfg(feature = "remote")))]
+pub mod remote;
 mod roca;
 mod source;
 mod validation;
@@ -69,6 +73,12 @@ pub use jws::{JwsHeader, KeySet, VerifiedJws};
 pub use key::{
     Algorithm, Key, KeyError, KeyErrorKind, KeyFamily, MIN_RSA_BITS, algorithm_name,
     parse_algorithm,
+};
+pub use keysource::{Issuers, KeySource};
+#[cfg(feature = "remote")]
+pub use remote::{
+    BoxFuture, FetchError, HttpClient, HttpResponse, RemoteError, RemoteJwks, RemoteJwksBuilder,
+    RemoteStatus,
 };
 pub use source::{AuthRequest, TokenSource, extract_token};
 pub use validation::{Clock, MAX_NUMERIC_DATE, Validation};
@@ -98,10 +108,11 @@ macro_rules! __jwt_auth_middleware_type {
         }
 
         impl JwtAuth {
-            /// Authenticates with `key` and the secure defaults of
-            /// [`Validation`]($crate::Validation).
-            pub fn new(key: $crate::Key) -> Self {
-                Self::from($crate::Authenticator::new(key))
+            /// Authenticates with `keys` — a [`Key`]($crate::Key), a
+            /// [`KeySet`]($crate::KeySet), a remote JWKS or an issuer map —
+            /// and the secure defaults of [`Validation`]($crate::Validation).
+            pub fn new(keys: impl Into<$crate::KeySource>) -> Self {
+                Self::from($crate::Authenticator::new(keys))
             }
 
             /// Requires `iss` to be this issuer (adds to the accepted list).

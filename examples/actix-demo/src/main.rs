@@ -1,11 +1,11 @@
 //! The actix-web demo server. See `DEMO-CONTRACT.md` for its environment and routes.
 
 use actix_web::{App, HttpResponse, HttpServer, web};
-use jwt_auth_actix::{Claims, JwtAuth};
+use jwt_auth_actix::{Authenticator, Claims, JwtAuth};
 use serde_json::Value;
 
-async fn health() -> HttpResponse {
-    HttpResponse::Ok().json(demo_support::health_body())
+async fn health(auth: web::Data<Authenticator>) -> HttpResponse {
+    HttpResponse::Ok().json(demo_support::health_body(&auth))
 }
 
 async fn me(Claims(claims): Claims<Value>) -> HttpResponse {
@@ -21,8 +21,10 @@ async fn main() -> std::io::Result<()> {
     demo_support::init_tracing();
     let config = demo_support::config_or_exit();
     let auth = JwtAuth::from(config.authenticator);
+    let authenticator = web::Data::new(auth.authenticator().clone());
     let server = HttpServer::new(move || {
         App::new()
+            .app_data(authenticator.clone())
             .route("/health", web::get().to(health))
             .service(
                 web::resource("/me")

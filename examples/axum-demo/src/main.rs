@@ -5,10 +5,6 @@ use axum::{Json, Router};
 use jwt_auth_tower::{Claims, JwtAuth};
 use serde_json::Value;
 
-async fn health() -> Json<Value> {
-    Json(demo_support::health_body())
-}
-
 async fn me(Claims(claims): Claims<Value>) -> Json<Value> {
     Json(claims)
 }
@@ -19,8 +15,12 @@ async fn optional(claims: Option<Claims<Value>>) -> Json<Value> {
 
 /// The demo's routes, authenticated by `auth`.
 fn app(auth: JwtAuth) -> Router {
+    let authenticator = auth.authenticator().clone();
     Router::new()
-        .route("/health", get(health))
+        .route(
+            "/health",
+            get(move || async move { Json(demo_support::health_body(&authenticator)) }),
+        )
         .merge(
             Router::new()
                 .route("/me", get(me))

@@ -7,7 +7,10 @@ use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use jwt_auth_core::{Authenticator, Key, TokenSource, parse_algorithm};
+use jwt_auth_core::{
+    Algorithm, Authenticator, Issuers, Key, KeySource, RemoteJwks, RemoteJwksBuilder, TokenSource,
+    parse_algorithm,
+};
 use serde_json::{Value, json};
 
 /// The demo's configuration, read from the environment.
@@ -47,6 +50,69 @@ fn random_secret() -> Result<String, String> {
     }))
 }
 
+/// Remote keys asked for by `JWT_JWKS_URL` or `JWT_OIDC_ISSUER`.
+enum RemoteKeys {
+    Jwks(String),
+    Oidc(Vec<String>),
+}
+
+fn remote_keys() -> Result<Option<(RemoteKeys, Duration)>, String> {
+    let cooldown = match env("JWT_JWKS_MIN_REFRESH") {
+        Some(v) => Duration::from_secs(
+            v.trim()
+                .parse::<u64>()
+                .map_err(|_| "JWT_JWKS_MIN_REFRESH must be a number of seconds".to_owned())?,
+        ),
+        None => Duration::from_secs(30),
+    };
+    let jwks = env("JWT_JWKS_URL");
+    let oidc = list("JWT_OIDC_ISSUER");
+    match (jwks, oidc.is_empty()) {
+        (Some(_), false) => Err("set JWT_JWKS_URL or JWT_OIDC_ISSUER, not both".into()),
+        (Some(url), true) => Ok(Some((RemoteKeys::Jwks(url), cooldown))),
+        (None, false) => Ok(Some((RemoteKeys::Oidc(oidc), cooldown))),
+        (None, true) => Ok(None),
+    }
+}
+
+/// Starts the remote key sources (their first fetch runs in the background).
+fn build_remote(
+    (remote, cooldown): (RemoteKeys, Duration),
+    algorithms: &[Algorithm],
+) -> Result<(KeySource, String), String> {
+    {
+        let configure = |builder: RemoteJwksBuilder| -> Result<RemoteJwks, String> {
+            let mut builder = builder.unknown_kid_cooldown(cooldown);
+            if !algorithms.is_empty() {
+                builder = builder.algorithms(algorithms.iter().copied());
+            }
+            builder.build().map_err(|e| e.to_string())
+        };
+        match remote {
+            RemoteKeys::Jwks(url) => {
+                let keys = configure(RemoteJwks::builder(url.clone()))
+                    .map_err(|e| format!("JWT_JWKS_URL: {e}"))?;
+                Ok((keys.into(), format!("keys: JWKS {url}")))
+            }
+            RemoteKeys::Oidc(issuers) => {
+                let description = format!("keys: OpenID issuers {}", issuers.join(", "));
+                if let [issuer] = issuers.as_slice() {
+                    let keys = configure(RemoteJwks::discover(issuer.clone()))
+                        .map_err(|e| format!("JWT_OIDC_ISSUER: {e}"))?;
+                    return Ok((keys.into(), description));
+                }
+                let mut map = Issuers::new();
+                for issuer in issuers {
+                    let keys = configure(RemoteJwks::discover(issuer.clone()))
+                        .map_err(|e| format!("JWT_OIDC_ISSUER: {e}"))?;
+                    map = map.issuer(issuer, keys);
+                }
+                Ok((map.into(), description))
+            }
+        }
+    }
+}
+
 impl DemoConfig {
     /// Reads the environment described in `DEMO-CONTRACT.md`.
     pub fn from_env() -> Result<Self, String> {
@@ -56,31 +122,59 @@ impl DemoConfig {
             .map_err(|_| "DEMO_ADDR is not a socket address (like 127.0.0.1:3000)".to_owned())?;
 
         let mut banner = String::new();
-        let (mut key, generated_secret) = if let Some(secret) = env("JWT_SECRET") {
+        let remote = remote_keys()?;
+        if remote.is_some() && (env("JWT_SECRET").is_some() || env("JWT_PUBLIC_KEY").is_some()) {
+            return Err(
+                "set either a static key (JWT_SECRET, JWT_PUBLIC_KEY) or remote keys \
+                        (JWT_JWKS_URL, JWT_OIDC_ISSUER), not both"
+                    .into(),
+            );
+        }
+        let (mut key, generated_secret) = if remote.is_some() {
+            (None, None)
+        } else if let Some(secret) = env("JWT_SECRET") {
             let key = Key::hmac(secret.as_bytes()).map_err(|e| format!("JWT_SECRET: {e}"))?;
-            (key, None)
+            (Some(key), None)
         } else if let Some(path) = env("JWT_PUBLIC_KEY") {
             let pem = std::fs::read(&path).map_err(|e| format!("JWT_PUBLIC_KEY {path}: {e}"))?;
             let key = Key::from_pem(&pem).map_err(|e| format!("JWT_PUBLIC_KEY {path}: {e}"))?;
-            (key, None)
+            (Some(key), None)
         } else {
             let secret = random_secret()?;
             let key = Key::hmac(secret.as_bytes()).map_err(|e| e.to_string())?;
-            (key, Some(secret))
+            (Some(key), Some(secret))
         };
 
         let extra = list("JWT_ALGORITHMS");
-        if !extra.is_empty() {
-            let mut algorithms = key.algorithms().to_vec();
-            for name in &extra {
-                let alg = parse_algorithm(name)
-                    .ok_or_else(|| format!("JWT_ALGORITHMS: unknown algorithm {name}"))?;
-                algorithms.push(alg);
-            }
-            key = key
-                .with_algorithms(algorithms)
-                .map_err(|e| format!("JWT_ALGORITHMS: {e}"))?;
+        let mut algorithms = Vec::new();
+        for name in &extra {
+            algorithms.push(
+                parse_algorithm(name)
+                    .ok_or_else(|| format!("JWT_ALGORITHMS: unknown algorithm {name}"))?,
+            );
         }
+        if let Some(k) = key.take() {
+            key = Some(if algorithms.is_empty() {
+                k
+            } else {
+                let mut all = k.algorithms().to_vec();
+                all.extend(algorithms.iter().copied());
+                k.with_algorithms(all)
+                    .map_err(|e| format!("JWT_ALGORITHMS: {e}"))?
+            });
+        }
+        let (source, description): (KeySource, String) = match (&key, remote) {
+            (Some(key), _) => (
+                key.clone().into(),
+                format!(
+                    "key: {:?}, algorithms: {:?}",
+                    key.family(),
+                    key.algorithms()
+                ),
+            ),
+            (None, Some(remote)) => build_remote(remote, &algorithms)?,
+            (None, None) => return Err("no key configured".into()),
+        };
 
         let issuers = list("JWT_ISSUER");
         let audiences = list("JWT_AUDIENCE");
@@ -92,7 +186,7 @@ impl DemoConfig {
             None => 60,
         };
 
-        let mut authenticator = Authenticator::new(key.clone()).leeway(Duration::from_secs(leeway));
+        let mut authenticator = Authenticator::new(source).leeway(Duration::from_secs(leeway));
         for issuer in &issuers {
             authenticator = authenticator.issuer(issuer.clone());
         }
@@ -105,9 +199,7 @@ impl DemoConfig {
 
         let _ = writeln!(
             banner,
-            "jwt-auth demo listening on http://{addr}  (key: {:?}, algorithms: {:?})",
-            key.family(),
-            key.algorithms()
+            "jwt-auth demo listening on http://{addr}  ({description})"
         );
         if let Some(secret) = &generated_secret {
             let _ = writeln!(
@@ -116,8 +208,8 @@ impl DemoConfig {
                  JWT_SECRET={secret}"
             );
         }
-        if key.can_sign() {
-            let token = sample_token(&key, issuers.first(), audiences.first())?;
+        if let Some(key) = key.as_ref().filter(|k| k.can_sign()) {
+            let token = sample_token(key, issuers.first(), audiences.first())?;
             let _ = writeln!(banner, "Sample token (valid for 1 hour):\n{token}");
             let _ = writeln!(
                 banner,
@@ -170,9 +262,10 @@ pub fn optional_body(claims: Option<&Value>) -> Value {
     }
 }
 
-/// The body of `GET /health`.
-pub fn health_body() -> Value {
-    json!({"status": "ok"})
+/// The body of `GET /health`: always 200; `keys_ready` tells whether remote
+/// keys are loaded (static keys always are).
+pub fn health_body(authenticator: &Authenticator) -> Value {
+    json!({"status": "ok", "keys_ready": authenticator.is_ready()})
 }
 
 /// Installs a `tracing` subscriber that honours `RUST_LOG` (default `info`).

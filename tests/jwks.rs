@@ -1,0 +1,571 @@
+//! Remote keys (JWKS URL, OpenID Connect discovery, issuer maps) through both
+//! adapters, against a JWKS server the test controls, on 127.0.0.1.
+//!
+//! Catalogue rows 7 (unknown `kid`), 22 (weak keys in a set), 23 (endpoint
+//! failures) and 24 (a flood of random `kid`s) of `SECURITY.md`.
+#![allow(missing_docs, clippy::unwrap_used, clippy::print_stdout)]
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use futures_util::future::join_all;
+use jwt_auth_core::{Authenticator, Issuers, Key, RemoteJwks};
+use jwt_auth_tests::{Reply, TestRequest, pem_key, via_actix, via_axum};
+use serde_json::{Value, json};
+use tokio::sync::{Notify, watch};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Mode {
+    Ok,
+    Status500,
+    Garbage,
+    /// Accepts the request and never answers.
+    Hang,
+    /// Answers only once the test calls `release`.
+    Gate,
+}
+
+struct ServerState {
+    keys: Mutex<Vec<Value>>,
+    mode: Mutex<Mode>,
+    /// Every request received, including ones that hang.
+    received: AtomicUsize,
+    received_tx: watch::Sender<usize>,
+    release: Notify,
+    /// Served at `/.well-known/openid-configuration` when set.
+    discovery: Mutex<Option<Value>>,
+}
+
+/// A JWKS (and discovery) server on 127.0.0.1 whose answers the test sets.
+struct JwksServer {
+    base: String,
+    state: Arc<ServerState>,
+    received_rx: watch::Receiver<usize>,
+}
+
+impl JwksServer {
+    async fn start(keys: Vec<Value>) -> Self {
+        let (received_tx, received_rx) = watch::channel(0);
+        let state = Arc::new(ServerState {
+            keys: Mutex::new(keys),
+            mode: Mutex::new(Mode::Ok),
+            received: AtomicUsize::new(0),
+            received_tx,
+            release: Notify::new(),
+            discovery: Mutex::new(None),
+        });
+        let app = Router::new()
+            .route("/jwks.json", get(jwks))
+            .route("/.well-known/openid-configuration", get(discovery))
+            .with_state(Arc::clone(&state));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Self {
+            base,
+            state,
+            received_rx,
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("{}/jwks.json", self.base)
+    }
+
+    fn set_keys(&self, keys: Vec<Value>) {
+        *self.state.keys.lock().unwrap() = keys;
+    }
+
+    fn set_mode(&self, mode: Mode) {
+        *self.state.mode.lock().unwrap() = mode;
+    }
+
+    fn received(&self) -> usize {
+        self.state.received.load(Ordering::SeqCst)
+    }
+
+    /// Waits until the server has received `n` requests in all.
+    async fn wait_received(&self, n: usize) {
+        let mut rx = self.received_rx.clone();
+        tokio::time::timeout(Duration::from_secs(10), rx.wait_for(|&r| r >= n))
+            .await
+            .expect("the JWKS server was never asked")
+            .unwrap();
+    }
+
+    fn release(&self) {
+        self.state.release.notify_waiters();
+    }
+}
+
+async fn jwks(State(state): State<Arc<ServerState>>) -> Response {
+    let n = state.received.fetch_add(1, Ordering::SeqCst) + 1;
+    state.received_tx.send_replace(n);
+    let mode = *state.mode.lock().unwrap();
+    match mode {
+        Mode::Ok => {}
+        Mode::Status500 => return StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+        Mode::Garbage => return "<html>this is not JSON".into_response(),
+        Mode::Hang => std::future::pending::<()>().await,
+        Mode::Gate => state.release.notified().await,
+    }
+    let keys = state.keys.lock().unwrap().clone();
+    axum::Json(json!({ "keys": keys })).into_response()
+}
+
+async fn discovery(State(state): State<Arc<ServerState>>) -> Response {
+    match state.discovery.lock().unwrap().clone() {
+        Some(doc) => axum::Json(doc).into_response(),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+fn rsa(kid: &str) -> Key {
+    pem_key("rsa.pem").with_kid(kid)
+}
+
+fn p256(kid: &str) -> Key {
+    pem_key("p256.pem").with_kid(kid)
+}
+
+fn ed25519(kid: &str) -> Key {
+    pem_key("ed25519.pem").with_kid(kid)
+}
+
+fn jwk(key: &Key) -> Value {
+    key.to_public_jwk().unwrap()
+}
+
+fn token(key: &Key, extra: Value) -> String {
+    let mut claims = json!({"sub": "alice", "exp": now() + 600});
+    if let (Value::Object(c), Value::Object(e)) = (&mut claims, extra) {
+        c.extend(e);
+    }
+    key.encode(&claims).unwrap()
+}
+
+fn remote(url: &str, cooldown: Duration) -> RemoteJwks {
+    RemoteJwks::builder(url)
+        .unknown_kid_cooldown(cooldown)
+        .timeout(Duration::from_secs(2))
+        .retry_backoff(Duration::from_secs(3600), Duration::from_secs(3600))
+        .build()
+        .unwrap()
+}
+
+/// Sends the request through both adapters and checks they agree.
+async fn both(auth: &Authenticator, token: &str) -> Reply {
+    let req = TestRequest::get("/me").bearer(token);
+    let axum = via_axum(auth, &req).await;
+    let actix = via_actix(auth, &req).await;
+    assert_eq!(axum, actix, "the adapters disagree");
+    axum
+}
+
+/// Like [`both`], for a token whose first use may trigger a refresh: the
+/// adapters run one after the other, so the second sees the refreshed keys.
+async fn status_both(auth: &Authenticator, token: &str) -> (u16, u16) {
+    let req = TestRequest::get("/me").bearer(token);
+    let axum = via_axum(auth, &req).await.status;
+    let actix = via_actix(auth, &req).await.status;
+    (axum, actix)
+}
+
+#[actix_web::test]
+async fn known_kids_rotation_and_removal() {
+    let server = JwksServer::start(vec![jwk(&rsa("r1")), jwk(&ed25519("d1"))]).await;
+    let keys = remote(&server.url(), Duration::from_secs(3600));
+    let auth = Authenticator::new(keys.clone());
+    assert!(keys.ready().await);
+    assert_eq!(server.received(), 1);
+
+    let reply = both(&auth, &token(&rsa("r1"), json!({}))).await;
+    assert_eq!(reply.status, 200, "{reply:?}");
+    assert_eq!(
+        both(&auth, &token(&ed25519("d1"), json!({}))).await.status,
+        200
+    );
+    assert_eq!(server.received(), 1, "known kids never fetch");
+
+    // Rotation: a new kid is accepted on first use, with one fetch.
+    server.set_keys(vec![jwk(&rsa("r1")), jwk(&ed25519("d1")), jwk(&p256("e2"))]);
+    let reply = status_both(&auth, &token(&p256("e2"), json!({}))).await;
+    assert_eq!(reply, (200, 200), "{:?}", keys.status());
+    assert_eq!(server.received(), 2);
+
+    // Removal: after a refresh the old kid is refused.
+    server.set_keys(vec![jwk(&p256("e2"))]);
+    assert_eq!(both(&auth, &token(&rsa("r1"), json!({}))).await.status, 200);
+    keys.refresh().await.unwrap();
+    let reply = both(&auth, &token(&rsa("r1"), json!({}))).await;
+    assert_eq!(reply.status, 401);
+    assert_eq!(reply.challenge_error(), Some("invalid_token"));
+    assert_eq!(
+        both(&auth, &token(&p256("e2"), json!({}))).await.status,
+        200
+    );
+    // The removed kid is within the cooldown: no further fetch.
+    assert_eq!(server.received(), 3);
+    assert_eq!(keys.status().keys, 1);
+}
+
+#[actix_web::test]
+async fn a_forged_token_with_a_known_kid_is_refused() {
+    let server = JwksServer::start(vec![jwk(&rsa("r1"))]).await;
+    let keys = remote(&server.url(), Duration::ZERO);
+    let auth = Authenticator::new(keys.clone());
+    assert!(keys.ready().await);
+    // Signed by another key under the published kid.
+    let forged = token(&p256("r1"), json!({}));
+    assert_eq!(both(&auth, &forged).await.status, 401);
+    // A token naming its own key (`jwk`/`jku` headers) is never trusted.
+    let attacker = p256("r1");
+    let evil = jwt_auth_core::test_util::forge_signed(
+        &json!({
+            "alg": "ES256",
+            "kid": "r1",
+            "jku": format!("{}/evil", server.base),
+            "jwk": jwk(&attacker),
+        })
+        .to_string(),
+        &json!({"sub": "mallory", "exp": now() + 600}).to_string(),
+        &attacker,
+    )
+    .unwrap();
+    assert_eq!(both(&auth, &evil).await.status, 401);
+    assert_eq!(
+        server.received(),
+        1,
+        "nothing is fetched from a token's URL"
+    );
+}
+
+#[actix_web::test]
+async fn unknown_kids_refresh_once_then_hit_the_negative_cache() {
+    let server = JwksServer::start(vec![jwk(&rsa("r1"))]).await;
+    let keys = remote(&server.url(), Duration::ZERO);
+    let auth = Authenticator::new(keys.clone());
+    assert!(keys.ready().await);
+
+    let stranger = token(&rsa("x"), json!({}));
+    let reply = via_axum(&auth, &TestRequest::get("/me").bearer(&stranger)).await;
+    assert_eq!(reply.status, 401);
+    assert_eq!(server.received(), 2, "an unknown kid refreshes once");
+    // The same kid again, on either adapter: known to be unknown, no fetch.
+    assert_eq!(both(&auth, &stranger).await.status, 401);
+    assert_eq!(server.received(), 2);
+    // Another unknown kid may refresh (the cooldown here is zero).
+    assert_eq!(
+        via_actix(
+            &auth,
+            &TestRequest::get("/me").bearer(&token(&rsa("y"), json!({})))
+        )
+        .await
+        .status,
+        401
+    );
+    assert_eq!(server.received(), 3);
+    // A successful refresh forgets the negative cache.
+    keys.refresh().await.unwrap();
+    assert_eq!(both(&auth, &stranger).await.status, 401);
+    assert_eq!(server.received(), 5);
+}
+
+#[actix_web::test]
+async fn a_flood_of_random_kids_costs_one_fetch_per_cooldown() {
+    let server = JwksServer::start(vec![jwk(&rsa("r1"))]).await;
+    let keys = remote(&server.url(), Duration::from_secs(3600));
+    let auth = Authenticator::new(keys.clone());
+    assert!(keys.ready().await);
+    let before = server.received();
+
+    let tokens: Vec<String> = (0..300)
+        .map(|i| token(&rsa(&format!("random-{i}-{}", now())), json!({})))
+        .collect();
+    let requests: Vec<TestRequest> = tokens
+        .iter()
+        .map(|t| TestRequest::get("/me").bearer(t))
+        .collect();
+    // All 300 at once, half through each adapter.
+    let replies = join_all(requests.iter().enumerate().map(|(i, req)| {
+        let auth = auth.clone();
+        async move {
+            if i % 2 == 0 {
+                via_axum(&auth, req).await
+            } else {
+                via_actix(&auth, req).await
+            }
+        }
+    }))
+    .await;
+    assert!(
+        replies
+            .iter()
+            .all(|r| r.status == 401 && r.challenge_error() == Some("invalid_token"))
+    );
+    let after = server.received();
+    println!("flood: 300 requests with random kids, JWKS fetches before={before} after={after}");
+    assert_eq!(after - before, 1, "one fetch for the whole flood");
+    // A valid token is still served.
+    assert_eq!(both(&auth, &token(&rsa("r1"), json!({}))).await.status, 200);
+}
+
+#[actix_web::test]
+async fn failing_endpoints_keep_the_cached_keys() {
+    let server = JwksServer::start(vec![jwk(&rsa("r1"))]).await;
+    let keys = remote(&server.url(), Duration::ZERO);
+    let auth = Authenticator::new(keys.clone());
+    assert!(keys.ready().await);
+    let good = token(&rsa("r1"), json!({}));
+
+    for (n, mode) in [Mode::Status500, Mode::Garbage, Mode::Hang]
+        .into_iter()
+        .enumerate()
+    {
+        server.set_mode(mode);
+        let stranger = token(&rsa(&format!("new-{n}")), json!({}));
+        let received = server.received();
+        let req = TestRequest::get("/me").bearer(&stranger);
+        // The unknown kid's refresh runs (and fails or hangs) meanwhile...
+        let miss = via_axum(&auth, &req);
+        let known = async {
+            server.wait_received(received + 1).await;
+            // ...and a known kid is answered without waiting for it.
+            let reply = both(&auth, &good).await;
+            (reply, server.received())
+        };
+        let (miss, (known, _)) = tokio::join!(miss, known);
+        assert_eq!(known.status, 200, "{mode:?}: {known:?}");
+        assert_eq!(miss.status, 401, "{mode:?}");
+        let status = keys.status();
+        assert!(status.last_error.is_some(), "{mode:?}");
+        assert!(status.ready, "{mode:?}: the old keys stay in use");
+        assert_eq!(both(&auth, &good).await.status, 200);
+    }
+}
+
+#[actix_web::test]
+async fn a_slow_endpoint_does_not_delay_known_kids() {
+    let server = JwksServer::start(vec![jwk(&rsa("r1"))]).await;
+    let keys = remote(&server.url(), Duration::ZERO);
+    let auth = Authenticator::new(keys.clone());
+    assert!(keys.ready().await);
+    server.set_mode(Mode::Gate);
+    let refresh = keys.refresh();
+    let known = async {
+        server.wait_received(2).await;
+        // The refresh is held at the server until `release`: these must
+        // complete anyway.
+        let mut replies = Vec::new();
+        for _ in 0..20 {
+            replies.push(both(&auth, &token(&rsa("r1"), json!({}))).await.status);
+        }
+        server.release();
+        replies
+    };
+    let (refreshed, replies) = tokio::join!(refresh, known);
+    assert!(replies.iter().all(|&s| s == 200));
+    refreshed.unwrap();
+}
+
+#[actix_web::test]
+async fn keys_never_loaded_give_503_then_recover() {
+    let server = JwksServer::start(vec![jwk(&rsa("r1"))]).await;
+    server.set_mode(Mode::Status500);
+    let keys = remote(&server.url(), Duration::ZERO);
+    let auth = Authenticator::new(keys.clone());
+    assert!(keys.refresh().await.is_err());
+    assert!(!auth.is_ready());
+    let good = token(&rsa("r1"), json!({}));
+    let reply = both(&auth, &good).await;
+    assert_eq!(reply.status, 503, "{reply:?}");
+    assert_eq!(reply.www_authenticate, None);
+    let body: Value = serde_json::from_str(&reply.body).unwrap();
+    assert_eq!(body["error"], "temporarily_unavailable");
+
+    // The endpoint comes back: the next request loads the keys.
+    server.set_mode(Mode::Ok);
+    assert_eq!(status_both(&auth, &good).await, (200, 200));
+    assert!(auth.is_ready());
+
+    // An endpoint that is not even listening.
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap()
+    };
+    let keys = remote(&format!("http://{closed}/jwks.json"), Duration::ZERO);
+    assert!(keys.refresh().await.is_err());
+    let auth = Authenticator::new(keys);
+    assert_eq!(both(&auth, &good).await.status, 503);
+}
+
+#[actix_web::test]
+async fn weak_and_mismatched_keys_in_a_set_are_refused() {
+    let mut enc = jwk(&rsa("enc"));
+    enc["use"] = "enc".into();
+    let mut ops = jwk(&rsa("ops"));
+    ops["key_ops"] = json!(["encrypt"]);
+    let mut crv = jwk(&p256("crv"));
+    crv["crv"] = "P-384".into();
+    let mut alg = jwk(&p256("alg"));
+    alg["alg"] = "RS256".into();
+    // Key refuses 1024-bit RSA, so this JWK comes from a fixture.
+    let weak_jwk: Value =
+        serde_json::from_slice(&jwt_auth_tests::fixture("rsa1024.pub.jwk.json")).unwrap();
+    let oct =
+        json!({"kty": "oct", "kid": "oct", "k": "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA"});
+    let server =
+        JwksServer::start(vec![jwk(&rsa("good")), enc, ops, crv, alg, weak_jwk, oct]).await;
+    let keys = remote(&server.url(), Duration::from_secs(3600));
+    let auth = Authenticator::new(keys.clone());
+    assert!(keys.ready().await);
+    assert_eq!(keys.status().keys, 1, "only the good key is loaded");
+    assert_eq!(
+        both(&auth, &token(&rsa("good"), json!({}))).await.status,
+        200
+    );
+    for bad in [
+        token(&rsa("enc"), json!({})),
+        token(&rsa("ops"), json!({})),
+        token(&p256("crv"), json!({})),
+        token(&p256("alg"), json!({})),
+        weak_token(),
+        token(
+            &Key::hmac(b"secret-secret-secret-secret-secret")
+                .unwrap()
+                .with_kid("oct"),
+            json!({}),
+        ),
+    ] {
+        assert_eq!(both(&auth, &bad).await.status, 401);
+    }
+}
+
+/// An RS256 token (kid "weak", `exp` in 2100) validly signed by the
+/// 1024-bit key, made once with PyJWT: neither this library nor aws-lc-rs
+/// will sign with such a key.
+fn weak_token() -> String {
+    String::from_utf8(jwt_auth_tests::fixture("rsa1024.token"))
+        .unwrap()
+        .trim()
+        .to_owned()
+}
+
+#[actix_web::test]
+async fn discovery_pins_the_issuer() {
+    let server = JwksServer::start(vec![jwk(&rsa("r1"))]).await;
+    let issuer = server.base.clone();
+    *server.state.discovery.lock().unwrap() =
+        Some(json!({"issuer": issuer, "jwks_uri": server.url()}));
+    let keys = RemoteJwks::discover(issuer.clone())
+        .timeout(Duration::from_secs(2))
+        .build()
+        .unwrap();
+    assert_eq!(keys.issuer(), Some(issuer.as_str()));
+    let auth = Authenticator::new(keys.clone()).audience("api");
+    assert!(keys.ready().await);
+    let ok = token(&rsa("r1"), json!({"iss": issuer, "aud": "api"}));
+    assert_eq!(both(&auth, &ok).await.status, 200);
+    let other = token(
+        &rsa("r1"),
+        json!({"iss": "https://other.example", "aud": "api"}),
+    );
+    assert_eq!(both(&auth, &other).await.status, 401);
+    let none = token(&rsa("r1"), json!({"aud": "api"}));
+    assert_eq!(both(&auth, &none).await.status, 401);
+
+    // A document naming another issuer is refused: the keys never load.
+    let mismatched = RemoteJwks::discover(format!("{issuer}/"))
+        .timeout(Duration::from_secs(2))
+        .retry_backoff(Duration::from_secs(3600), Duration::from_secs(3600))
+        .build()
+        .unwrap();
+    let err = mismatched.refresh().await.unwrap_err();
+    assert!(err.to_string().contains("issuer"), "{err}");
+    let auth = Authenticator::new(mismatched);
+    assert_eq!(both(&auth, &ok).await.status, 503);
+}
+
+#[actix_web::test]
+async fn issuers_select_keys_and_namespace_kids() {
+    // Both issuers publish the same kid, for different keys.
+    let a = JwksServer::start(vec![jwk(&rsa("k"))]).await;
+    let b = JwksServer::start(vec![jwk(&p256("k"))]).await;
+    let keys_a = remote(&a.url(), Duration::ZERO);
+    let keys_b = remote(&b.url(), Duration::ZERO);
+    let auth = Authenticator::new(
+        Issuers::new()
+            .issuer("https://a.example", keys_a)
+            .issuer("https://b.example", keys_b),
+    );
+    assert!(auth.ready().await);
+    let from_a = token(&rsa("k"), json!({"iss": "https://a.example"}));
+    let from_b = token(&p256("k"), json!({"iss": "https://b.example"}));
+    assert_eq!(both(&auth, &from_a).await.status, 200);
+    assert_eq!(both(&auth, &from_b).await.status, 200);
+    // B's key claiming to be A: A's "k" is another key.
+    let crossed = token(&p256("k"), json!({"iss": "https://a.example"}));
+    assert_eq!(both(&auth, &crossed).await.status, 401);
+    // Unknown or missing issuers are refused without any fetch.
+    let (ra, rb) = (a.received(), b.received());
+    for t in [
+        token(&rsa("k"), json!({"iss": "https://c.example"})),
+        token(&rsa("k"), json!({})),
+        token(&rsa("zz"), json!({"iss": "https://c.example"})),
+    ] {
+        let reply = both(&auth, &t).await;
+        assert_eq!(reply.status, 401);
+        assert_eq!(reply.challenge_error(), Some("invalid_token"));
+    }
+    assert_eq!((a.received(), b.received()), (ra, rb));
+}
+
+#[actix_web::test]
+async fn bootstrap_keys_serve_until_the_provider_answers() {
+    let server = JwksServer::start(vec![jwk(&rsa("r1"))]).await;
+    server.set_mode(Mode::Status500);
+    let bootstrap =
+        jwt_auth_core::KeySet::from_jwks(&json!({"keys": [jwk(&rsa("r1"))]}).to_string()).unwrap();
+    let keys = RemoteJwks::builder(server.url())
+        .bootstrap_keys(bootstrap)
+        .retry_backoff(Duration::from_secs(3600), Duration::from_secs(3600))
+        .build()
+        .unwrap();
+    assert!(keys.refresh().await.is_err());
+    let auth = Authenticator::new(keys);
+    assert_eq!(both(&auth, &token(&rsa("r1"), json!({}))).await.status, 200);
+}
+
+#[actix_web::test]
+async fn stale_keys_fail_closed() {
+    let server = JwksServer::start(vec![jwk(&rsa("r1"))]).await;
+    let keys = RemoteJwks::builder(server.url())
+        .max_stale(Duration::from_millis(300))
+        .unknown_kid_cooldown(Duration::from_secs(3600))
+        .retry_backoff(Duration::from_secs(3600), Duration::from_secs(3600))
+        .build()
+        .unwrap();
+    assert!(keys.ready().await);
+    let auth = Authenticator::new(keys.clone());
+    let good = token(&rsa("r1"), json!({}));
+    assert_eq!(both(&auth, &good).await.status, 200);
+    server.set_mode(Mode::Status500);
+    assert!(keys.refresh().await.is_err());
+    // Time-based policy: wait out the maximum age.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert!(!keys.is_ready());
+    assert_eq!(both(&auth, &good).await.status, 503);
+}
