@@ -5,126 +5,13 @@
 //! failures) and 24 (a flood of random `kid`s) of `SECURITY.md`.
 #![allow(missing_docs, clippy::unwrap_used, clippy::print_stdout)]
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use axum::Router;
-use axum::extract::State;
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use futures_util::future::join_all;
 use jwt_auth_core::{Authenticator, Issuers, Key, RemoteJwks};
+use jwt_auth_tests::jwks_server::{JwksServer, Mode};
 use jwt_auth_tests::{Reply, TestRequest, pem_key, via_actix, via_axum};
 use serde_json::{Value, json};
-use tokio::sync::{Notify, watch};
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Mode {
-    Ok,
-    Status500,
-    Garbage,
-    /// Accepts the request and never answers.
-    Hang,
-    /// Answers only once the test calls `release`.
-    Gate,
-}
-
-struct ServerState {
-    keys: Mutex<Vec<Value>>,
-    mode: Mutex<Mode>,
-    /// Every request received, including ones that hang.
-    received: AtomicUsize,
-    received_tx: watch::Sender<usize>,
-    release: Notify,
-    /// Served at `/.well-known/openid-configuration` when set.
-    discovery: Mutex<Option<Value>>,
-}
-
-/// A JWKS (and discovery) server on 127.0.0.1 whose answers the test sets.
-struct JwksServer {
-    base: String,
-    state: Arc<ServerState>,
-    received_rx: watch::Receiver<usize>,
-}
-
-impl JwksServer {
-    async fn start(keys: Vec<Value>) -> Self {
-        let (received_tx, received_rx) = watch::channel(0);
-        let state = Arc::new(ServerState {
-            keys: Mutex::new(keys),
-            mode: Mutex::new(Mode::Ok),
-            received: AtomicUsize::new(0),
-            received_tx,
-            release: Notify::new(),
-            discovery: Mutex::new(None),
-        });
-        let app = Router::new()
-            .route("/jwks.json", get(jwks))
-            .route("/.well-known/openid-configuration", get(discovery))
-            .with_state(Arc::clone(&state));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        tokio::spawn(async move { axum::serve(listener, app).await });
-        Self {
-            base,
-            state,
-            received_rx,
-        }
-    }
-
-    fn url(&self) -> String {
-        format!("{}/jwks.json", self.base)
-    }
-
-    fn set_keys(&self, keys: Vec<Value>) {
-        *self.state.keys.lock().unwrap() = keys;
-    }
-
-    fn set_mode(&self, mode: Mode) {
-        *self.state.mode.lock().unwrap() = mode;
-    }
-
-    fn received(&self) -> usize {
-        self.state.received.load(Ordering::SeqCst)
-    }
-
-    /// Waits until the server has received `n` requests in all.
-    async fn wait_received(&self, n: usize) {
-        let mut rx = self.received_rx.clone();
-        tokio::time::timeout(Duration::from_secs(10), rx.wait_for(|&r| r >= n))
-            .await
-            .expect("the JWKS server was never asked")
-            .unwrap();
-    }
-
-    fn release(&self) {
-        self.state.release.notify_waiters();
-    }
-}
-
-async fn jwks(State(state): State<Arc<ServerState>>) -> Response {
-    let n = state.received.fetch_add(1, Ordering::SeqCst) + 1;
-    state.received_tx.send_replace(n);
-    let mode = *state.mode.lock().unwrap();
-    match mode {
-        Mode::Ok => {}
-        Mode::Status500 => return StatusCode::INTERNAL_SERVER_ERROR.into_response(),
-        Mode::Garbage => return "<html>this is not JSON".into_response(),
-        Mode::Hang => std::future::pending::<()>().await,
-        Mode::Gate => state.release.notified().await,
-    }
-    let keys = state.keys.lock().unwrap().clone();
-    axum::Json(json!({ "keys": keys })).into_response()
-}
-
-async fn discovery(State(state): State<Arc<ServerState>>) -> Response {
-    match state.discovery.lock().unwrap().clone() {
-        Some(doc) => axum::Json(doc).into_response(),
-        None => StatusCode::NOT_FOUND.into_response(),
-    }
-}
 
 fn now() -> u64 {
     SystemTime::now()
@@ -468,8 +355,7 @@ fn weak_token() -> String {
 async fn discovery_pins_the_issuer() {
     let server = JwksServer::start(vec![jwk(&rsa("r1"))]).await;
     let issuer = server.base.clone();
-    *server.state.discovery.lock().unwrap() =
-        Some(json!({"issuer": issuer, "jwks_uri": server.url()}));
+    server.set_discovery(json!({"issuer": issuer, "jwks_uri": server.url()}));
     let keys = RemoteJwks::discover(issuer.clone())
         .timeout(Duration::from_secs(2))
         .build()

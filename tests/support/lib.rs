@@ -2,6 +2,8 @@
 //! actix-web adapter, built from one core [`Authenticator`].
 #![allow(missing_docs, clippy::unwrap_used)]
 
+pub mod jwks_server;
+
 use std::time::{Duration, UNIX_EPOCH};
 
 use actix_web::{App, HttpResponse, test as actix_test, web};

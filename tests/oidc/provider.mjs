@@ -1,0 +1,122 @@
+// A real OpenID Provider (panva/oidc-provider) for the remote-keys acceptance suite
+// (tests/remote/remote_keys.py). It listens on 127.0.0.1 only, over plain http.
+//
+// Usage: node tests/oidc/provider.mjs CONFIG.json
+//
+// CONFIG.json (written by the test, which also keeps the private keys so it can forge):
+//   {
+//     "port": 0,                                   // 0 = any free port
+//     "jwks": {"keys": [private JWKs, each with "kid" and "alg"]},
+//     "resources": {"http://127.0.0.1/api/rs256": "RS256", ...},   // resource URL -> signing alg
+//     "client_id": "...", "client_secret": "..."
+//   }
+//
+// Once listening it prints exactly one line to stdout: {"issuer": "http://127.0.0.1:PORT"}.
+// Everything else (oidc-provider notices, one JSON line per request served) goes to stderr.
+// The client_credentials grant with a `resource` parameter (RFC 8707) issues a JWT access
+// token (RFC 9068, typ at+jwt) whose aud is the resource and whose alg is resources[resource].
+//
+// Test-only endpoint: GET /__test__/requests answers {"METHOD /path": count, ...} for every
+// request served so far except itself, so a test can assert that nothing was fetched.
+// SIGTERM / SIGINT: close and exit 0.
+import { readFileSync } from 'node:fs';
+import http from 'node:http';
+
+import Provider, { errors } from 'oidc-provider';
+
+// oidc-provider prints its NOTICEs with console.info (stdout): keep stdout for the one
+// JSON line the test reads.
+console.log = console.error;
+console.info = console.error;
+
+const configPath = process.argv[2];
+if (!configPath) {
+  console.error('usage: node provider.mjs CONFIG.json');
+  process.exit(2);
+}
+const config = JSON.parse(readFileSync(configPath, 'utf8'));
+const resources = config.resources || {};
+const counts = Object.create(null);
+
+const server = http.createServer();
+// Listen first so that the issuer can name the actual port.
+await new Promise((resolve, reject) => {
+  server.once('error', reject);
+  server.listen(config.port || 0, '127.0.0.1', resolve);
+});
+const { port } = server.address();
+const issuer = `http://127.0.0.1:${port}`;
+
+const provider = new Provider(issuer, {
+  clients: [{
+    client_id: config.client_id,
+    client_secret: config.client_secret,
+    grant_types: ['client_credentials'],
+    response_types: [],
+    redirect_uris: [],
+    token_endpoint_auth_method: 'client_secret_basic',
+    scope: 'api:read',
+  }],
+  jwks: config.jwks,
+  scopes: ['openid', 'api:read'],
+  features: {
+    // No interactive flows are used: the built-in dev interactions only emit a notice.
+    devInteractions: { enabled: false },
+    clientCredentials: { enabled: true },
+    introspection: { enabled: false },
+    revocation: { enabled: false },
+    resourceIndicators: {
+      enabled: true,
+      defaultResource: () => undefined,
+      useGrantedResource: () => true,
+      getResourceServerInfo(ctx, resourceIndicator) {
+        const alg = resources[resourceIndicator];
+        if (!alg) {
+          throw new errors.InvalidTarget();
+        }
+        return {
+          scope: 'api:read',
+          audience: resourceIndicator,
+          accessTokenTTL: 600,
+          accessTokenFormat: 'jwt',
+          jwt: { sign: { alg } },
+        };
+      },
+    },
+  },
+  // Every algorithm the test's keys use.
+  enabledJWA: {
+    idTokenSigningAlgValues: ['RS256', 'ES256', 'Ed25519', 'EdDSA'],
+  },
+  cookies: { keys: ['remote-keys-test-cookie-key-not-a-secret'] },
+});
+
+// Plain http on loopback: oidc-provider never refuses an http issuer, it only needs to
+// know the connection is not behind a TLS-terminating proxy (proxy stays false).
+provider.use(async (ctx, next) => {
+  if (ctx.method === 'GET' && ctx.path === '/__test__/requests') {
+    ctx.body = { ...counts };
+    return;
+  }
+  const key = `${ctx.method} ${ctx.path}`;
+  counts[key] = (counts[key] || 0) + 1;
+  try {
+    await next();
+  } finally {
+    process.stderr.write(`${JSON.stringify({ request: key, status: ctx.status })}\n`);
+  }
+});
+
+provider.on('server_error', (ctx, err) => console.error('server_error', err));
+provider.on('grant.error', (ctx, err) => console.error('grant.error', err.message, err.error_description || ''));
+
+server.on('request', provider.callback());
+process.stdout.write(`${JSON.stringify({ issuer })}\n`);
+
+function stop() {
+  server.close(() => process.exit(0));
+  server.closeAllConnections();
+  setTimeout(() => process.exit(0), 2000).unref();
+}
+process.on('SIGTERM', stop);
+process.on('SIGINT', stop);
