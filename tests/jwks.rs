@@ -5,6 +5,8 @@
 //! failures) and 24 (a flood of random `kid`s) of `SECURITY.md`.
 #![allow(missing_docs, clippy::unwrap_used, clippy::print_stdout)]
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use futures_util::future::join_all;
@@ -454,4 +456,87 @@ async fn stale_keys_fail_closed() {
     tokio::time::sleep(Duration::from_millis(400)).await;
     assert!(!keys.is_ready());
     assert_eq!(both(&auth, &good).await.status, 503);
+}
+
+#[actix_web::test]
+async fn oversized_documents_are_refused() {
+    let many: Vec<Value> = (0..5).map(|i| jwk(&rsa(&format!("k{i}")))).collect();
+    let server = JwksServer::start(many).await;
+    for builder in [
+        RemoteJwks::builder(server.url()).max_keys(4),
+        RemoteJwks::builder(server.url()).max_response_bytes(1024),
+    ] {
+        let keys = builder
+            .retry_backoff(Duration::from_secs(3600), Duration::from_secs(3600))
+            .build()
+            .unwrap();
+        let err = keys.refresh().await.unwrap_err().to_string();
+        assert!(err.contains("limit") || err.contains("larger"), "{err}");
+        let auth = Authenticator::new(keys);
+        assert_eq!(both(&auth, &token(&rsa("k0"), json!({}))).await.status, 503);
+    }
+}
+
+/// A user-supplied client is used for every fetch (here a `reqwest` client
+/// wrapped to count its calls, as a proxy or custom-CA client would be).
+#[actix_web::test]
+async fn a_user_supplied_http_client_is_used() {
+    use jwt_auth_core::{BoxFuture, FetchError, HttpClient, HttpResponse};
+
+    struct Counting {
+        inner: reqwest::Client,
+        calls: Arc<AtomicUsize>,
+    }
+    impl HttpClient for Counting {
+        fn fetch<'a>(
+            &'a self,
+            url: &'a str,
+            max_body: usize,
+        ) -> BoxFuture<'a, Result<HttpResponse, FetchError>> {
+            self.calls.fetch_add(1, Ordering::SeqCst);
+            self.inner.fetch(url, max_body)
+        }
+    }
+
+    let server = JwksServer::start(vec![jwk(&rsa("r1"))]).await;
+    let calls = Arc::new(AtomicUsize::new(0));
+    let keys = RemoteJwks::builder(server.url())
+        .http_client(Counting {
+            inner: reqwest::Client::new(),
+            calls: Arc::clone(&calls),
+        })
+        .build()
+        .unwrap();
+    assert!(keys.ready().await);
+    keys.refresh().await.unwrap();
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+    assert_eq!(server.received(), 2);
+    let auth = Authenticator::new(keys);
+    assert_eq!(both(&auth, &token(&rsa("r1"), json!({}))).await.status, 200);
+}
+
+#[actix_web::test]
+async fn cache_control_max_age_sets_the_next_refresh() {
+    let server = JwksServer::start(vec![jwk(&rsa("r1"))]).await;
+    server.set_cache_control("public, max-age=1");
+    let keys = RemoteJwks::builder(server.url())
+        .refresh_bounds(Duration::ZERO, Duration::from_secs(3600))
+        .build()
+        .unwrap();
+    assert!(keys.ready().await);
+    let loaded = std::time::Instant::now();
+    // No request at all: the background task refetches after max-age.
+    server.wait_received(2).await;
+    let waited = loaded.elapsed();
+    assert!(
+        waited >= Duration::from_millis(900),
+        "refetched after {waited:?}, before max-age"
+    );
+    // The same document again (a forced third fetch, awaited): the key set
+    // generation does not move; a changed document moves it.
+    keys.refresh().await.unwrap();
+    assert_eq!(keys.status().generation, 1);
+    server.set_keys(vec![jwk(&rsa("r1")), jwk(&p256("e1"))]);
+    keys.refresh().await.unwrap();
+    assert_eq!(keys.status().generation, 2);
 }

@@ -38,6 +38,8 @@ struct ServerState {
     received_tx: watch::Sender<usize>,
     /// Whether gated answers may go (reset when the mode is set).
     released: watch::Sender<bool>,
+    /// Sent as `Cache-Control` with the keys, when set.
+    cache_control: Mutex<Option<String>>,
     /// Served at `/.well-known/openid-configuration` when set.
     discovery: Mutex<Option<Value>>,
 }
@@ -60,6 +62,7 @@ impl JwksServer {
             received_tx,
             released: watch::Sender::new(false),
             discovery: Mutex::new(None),
+            cache_control: Mutex::new(None),
         });
         let app = Router::new()
             .route("/jwks.json", get(jwks))
@@ -105,6 +108,11 @@ impl JwksServer {
         self.state.released.send_replace(true);
     }
 
+    /// Sends this `Cache-Control` value with the keys.
+    pub fn set_cache_control(&self, value: &str) {
+        *self.state.cache_control.lock().unwrap() = Some(value.to_owned());
+    }
+
     /// Serves `doc` at `/.well-known/openid-configuration`.
     pub fn set_discovery(&self, doc: Value) {
         *self.state.discovery.lock().unwrap() = Some(doc);
@@ -126,7 +134,13 @@ async fn jwks(State(state): State<Arc<ServerState>>) -> Response {
         }
     }
     let keys = state.keys.lock().unwrap().clone();
-    axum::Json(json!({ "keys": keys })).into_response()
+    let mut response = axum::Json(json!({ "keys": keys })).into_response();
+    if let Some(value) = state.cache_control.lock().unwrap().clone() {
+        response
+            .headers_mut()
+            .insert(http::header::CACHE_CONTROL, value.parse().unwrap());
+    }
+    response
 }
 
 async fn discovery(State(state): State<Arc<ServerState>>) -> Response {

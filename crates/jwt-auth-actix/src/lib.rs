@@ -54,6 +54,15 @@
 //! |---|---|---|
 //! | `aws_lc_rs` | yes | verify with aws-lc-rs |
 //! | `rust_crypto` | no | verify with RustCrypto |
+//! | `reqwest` | yes | remote key sets (`RemoteJwks`: JWKS URL, OpenID Connect discovery) with `reqwest` as the HTTP client |
+//! | `remote` | with `reqwest` | remote key sets with your own `HttpClient` |
+//!
+//! ## Keys from an identity provider
+//!
+//! Give [`JwtAuth::new`] a `RemoteJwks` (or an [`Issuers`] map) instead of
+//! a [`Key`]: `JwtAuth::new(RemoteJwks::discover("https://idp.example.com").build()?)`.
+//! Build it once inside the Tokio runtime and clone the `JwtAuth` where it is
+//! needed; keys refresh in the background (see `jwt_auth_core::remote`).
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
 

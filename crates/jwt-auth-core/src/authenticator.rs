@@ -81,7 +81,7 @@ impl fmt::Debug for Authenticator {
 
 impl Authenticator {
     /// Verifies tokens with `keys` — a [`Key`], a [`KeySet`](crate::KeySet),
-    /// a [`RemoteJwks`](crate::RemoteJwks) or an [`Issuers`](crate::Issuers)
+    /// a `RemoteJwks` or an [`Issuers`](crate::Issuers)
     /// map — with the default [`Validation`] and the `Authorization: Bearer`
     /// source.
     pub fn new(keys: impl Into<KeySource>) -> Self {

@@ -1,7 +1,8 @@
 //! # jwt-auth-core
 //!
 //! Framework-agnostic JWT bearer authentication. Every policy lives here: keys
-//! and algorithm pinning, validation, token sources, claims types and the
+//! and algorithm pinning, remote key sets (`remote`: JWKS URLs and OpenID
+//! Connect discovery), validation, token sources, claims types and the
 //! RFC 6750 error model. The web adapters — `jwt-auth-tower` (tower/axum) and
 //! `jwt-auth-actix` (actix-web) — only translate requests and responses, so
 //! both frameworks behave identically.
@@ -23,6 +24,13 @@
 //! # Ok::<(), jwt_auth_core::KeyError>(())
 //! ```
 //!
+//! ## Where keys come from
+//!
+//! [`Authenticator::new`] takes anything that converts into a [`KeySource`]:
+//! a [`Key`], a [`KeySet`] (for example from a JWKS file), a `RemoteJwks`
+//! (feature `remote`: a JWKS URL or an OpenID Provider, refreshed in the
+//! background) or an [`Issuers`] map from `iss` to any of those.
+//!
 //! ## Secure by default
 //!
 //! - The algorithm comes from the configured [`Key`], never from the token;
@@ -40,6 +48,8 @@
 //! |---|---|---|
 //! | `aws_lc_rs` | yes | verify with aws-lc-rs |
 //! | `rust_crypto` | no | verify with the pure-Rust RustCrypto crates (if both are on, aws-lc-rs is used) |
+//! | `reqwest` | yes | `remote`, with `reqwest` (rustls) as the default HTTP client |
+//! | `remote` | with `reqwest` | the `remote` module: `RemoteJwks`, refreshed on Tokio; bring your own `HttpClient` |
 //! | `test-util` | no | [`test_util`]: forge arbitrary, even invalid, tokens for tests |
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]

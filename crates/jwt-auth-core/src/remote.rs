@@ -806,7 +806,7 @@ impl Shared {
             keys,
             refused,
             max_age: cache_control.as_deref().and_then(max_age),
-            body_hash: RandomState::new().hash_one(&body[..]),
+            body_hash: self.hasher.hash_one(&body[..]),
         })
     }
 
