@@ -425,8 +425,11 @@ async fn issuers_select_keys_and_namespace_kids() {
 async fn bootstrap_keys_serve_until_the_provider_answers() {
     let server = JwksServer::start(vec![jwk(&rsa("r1"))]).await;
     server.set_mode(Mode::Status500);
-    let bootstrap =
-        jwt_auth_core::KeySet::from_jwks(&json!({"keys": [jwk(&rsa("r1"))]}).to_string()).unwrap();
+    // A JWKS file shipped with the service.
+    let path = std::env::temp_dir().join(format!("jwt-auth-bootstrap-{}.json", std::process::id()));
+    std::fs::write(&path, json!({"keys": [jwk(&rsa("r1"))]}).to_string()).unwrap();
+    let bootstrap = jwt_auth_core::KeySet::from_jwks_file(&path).unwrap();
+    std::fs::remove_file(&path).unwrap();
     let keys = RemoteJwks::builder(server.url())
         .bootstrap_keys(bootstrap)
         .retry_backoff(Duration::from_secs(3600), Duration::from_secs(3600))
