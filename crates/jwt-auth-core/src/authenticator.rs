@@ -10,13 +10,13 @@ use std::time::{Duration, SystemTime};
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
+#[cfg(feature = "remote")]
+use crate::BoxFuture;
 use crate::error::{AuthError, AuthErrorKind, DefaultResponder, ErrorResponder, ErrorResponse};
 use crate::json::{self, JsonError};
 use crate::jws::{CompactParts, JwsHeader};
 use crate::key::{Algorithm, Key};
 use crate::keysource::{KeySource, Repr};
-#[cfg(feature = "remote")]
-use crate::remote::BoxFuture;
 use crate::source::{AuthRequest, TokenSource, extract_token};
 use crate::validation::Validation;
 

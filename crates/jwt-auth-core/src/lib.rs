@@ -65,6 +65,7 @@ mod keysource;
 #[cfg(feature = "remote")]
 #[cfg_attr(docsrs, doc(cfg(feature = "remote")))]
 pub mod remote;
+mod revocation;
 mod roca;
 mod source;
 mod validation;
@@ -87,11 +88,15 @@ pub use key::{
 pub use keysource::{Issuers, KeySource};
 #[cfg(feature = "remote")]
 pub use remote::{
-    BoxFuture, FetchError, HttpClient, HttpResponse, RemoteError, RemoteJwks, RemoteJwksBuilder,
-    RemoteStatus,
+    FetchError, HttpClient, HttpResponse, RemoteError, RemoteJwks, RemoteJwksBuilder, RemoteStatus,
 };
+pub use revocation::{MemoryStore, RevocationStore, Rotation, StoreError};
 pub use source::{AuthRequest, TokenSource, extract_token};
 pub use validation::{Clock, MAX_NUMERIC_DATE, Validation};
+
+/// A boxed, `Send` future, as [`RevocationStore`] methods and the remote
+/// key source's `HttpClient` return.
+pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
 
 /// Defines an adapter's `JwtAuth` type (with the given docs): the struct, its
 /// constructors and every builder method. Both adapters use it, so their

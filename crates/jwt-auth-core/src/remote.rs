@@ -33,9 +33,7 @@
 //! authenticator holding it) is dropped.
 
 use std::fmt;
-use std::future::Future;
 use std::hash::{BuildHasher, RandomState};
-use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
@@ -45,11 +43,9 @@ use bytes::Bytes;
 use serde_json::Value;
 use tokio::sync::{mpsc, watch};
 
+use crate::BoxFuture;
 use crate::jws::{JwksPolicy, KeySet};
 use crate::key::Algorithm;
-
-/// A boxed, `Send` future, as [`HttpClient::fetch`] returns.
-pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// The HTTP client a [`RemoteJwks`] fetches with.
 ///

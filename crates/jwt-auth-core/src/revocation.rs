@@ -1,0 +1,385 @@
+//! Revocation state: denied tokens (`jti`s) and refresh-token families.
+//!
+//! An [`Authenticator`](crate::Authenticator) with a store checks every
+//! verified token against it (one call, at most one round trip); without a
+//! store there is no check at all. [`MemoryStore`] keeps the state in the
+//! process; `jwt-auth-redis` shares it between instances through Redis.
+//!
+//! Entries expire on their own: a denied `jti` lives as long as its token
+//! would have, so the store never grows without bound.
+//!
+//! ```
+//! use std::time::Duration;
+//! use jwt_auth_core::{MemoryStore, RevocationStore};
+//!
+//! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+//! let store = MemoryStore::new();
+//! store.revoke_token("jti-1", Duration::from_secs(60)).await?;
+//! assert!(store.is_revoked(Some("jti-1"), None).await?);
+//! assert!(!store.is_revoked(Some("jti-2"), Some("family-a")).await?);
+//! # Ok::<(), jwt_auth_core::StoreError>(()) }).unwrap();
+//! ```
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::BoxFuture;
+
+/// Where revocation and refresh-rotation state lives. Implementations must
+/// be safe to share between instances of a service when they claim to be
+/// (Redis), and every method must answer in bounded time: a store that
+/// cannot answer returns [`StoreError`], and the request fails closed (503)
+/// unless the authenticator was told to fail open.
+pub trait RevocationStore: Send + Sync + 'static {
+    /// Whether the token `jti`, or any token of `family`, is revoked.
+    /// Called on every authenticated request: one round trip at most.
+    fn is_revoked<'a>(
+        &'a self,
+        jti: Option<&'a str>,
+        family: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<bool, StoreError>>;
+
+    /// Denies the token `jti` for `ttl` (its remaining life).
+    fn revoke_token<'a>(
+        &'a self,
+        jti: &'a str,
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<(), StoreError>>;
+
+    /// Revokes every token of `family` (access and refresh) for `ttl` (the
+    /// longest remaining life of its tokens).
+    fn revoke_family<'a>(
+        &'a self,
+        family: &'a str,
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<(), StoreError>>;
+
+    /// Records `jti` as the current refresh token of a new `family`, for
+    /// `ttl`.
+    fn start_family<'a>(
+        &'a self,
+        family: &'a str,
+        jti: &'a str,
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<(), StoreError>>;
+
+    /// Atomically replaces the current refresh token of `family`:
+    /// `presented` → `next` (kept for `ttl`). Returns [`Rotation::Reused`]
+    /// when the family's current token is another one (`presented` was
+    /// already used), and [`Rotation::Unknown`] when the family has expired
+    /// or never existed.
+    fn rotate<'a>(
+        &'a self,
+        family: &'a str,
+        presented: &'a str,
+        next: &'a str,
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<Rotation, StoreError>>;
+}
+
+/// The outcome of [`RevocationStore::rotate`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Rotation {
+    /// `presented` was current; `next` is now.
+    Rotated,
+    /// `presented` was already rotated away: a replayed refresh token.
+    Reused,
+    /// No such family (expired, or never started).
+    Unknown,
+}
+
+/// A store could not answer (unreachable, timed out, refused).
+#[derive(Clone, PartialEq, Eq)]
+pub struct StoreError {
+    message: Arc<str>,
+}
+
+impl StoreError {
+    /// An error with this message. Never put a token or secret in it: it is
+    /// logged.
+    pub fn new(message: impl Into<Arc<str>>) -> Self {
+        Self {
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Debug for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "StoreError({:?})", &*self.message)
+    }
+}
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for StoreError {}
+
+/// Shares one store between authenticators, token services and your code.
+impl<S: RevocationStore + ?Sized> RevocationStore for Arc<S> {
+    fn is_revoked<'a>(
+        &'a self,
+        jti: Option<&'a str>,
+        family: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        (**self).is_revoked(jti, family)
+    }
+
+    fn revoke_token<'a>(
+        &'a self,
+        jti: &'a str,
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        (**self).revoke_token(jti, ttl)
+    }
+
+    fn revoke_family<'a>(
+        &'a self,
+        family: &'a str,
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        (**self).revoke_family(family, ttl)
+    }
+
+    fn start_family<'a>(
+        &'a self,
+        family: &'a str,
+        jti: &'a str,
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        (**self).start_family(family, jti, ttl)
+    }
+
+    fn rotate<'a>(
+        &'a self,
+        family: &'a str,
+        presented: &'a str,
+        next: &'a str,
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<Rotation, StoreError>> {
+        (**self).rotate(family, presented, next, ttl)
+    }
+}
+
+/// What a [`MemoryStore`] entry holds: a marker, or a family's current
+/// refresh token, and when it expires.
+#[derive(Clone)]
+struct Entry {
+    value: Arc<str>,
+    expires: Instant,
+}
+
+struct EntryExpiry;
+
+impl moka::Expiry<String, Entry> for EntryExpiry {
+    fn expire_after_create(&self, _key: &String, value: &Entry, now: Instant) -> Option<Duration> {
+        Some(value.expires.saturating_duration_since(now))
+    }
+
+    fn expire_after_update(
+        &self,
+        _key: &String,
+        value: &Entry,
+        now: Instant,
+        _current: Option<Duration>,
+    ) -> Option<Duration> {
+        Some(value.expires.saturating_duration_since(now))
+    }
+}
+
+/// Revocation state in this process (a `moka` cache whose entries expire with
+/// their tokens). The default store: right for one instance; use
+/// `jwt-auth-redis` when several instances must see each other's logouts.
+///
+/// Cheap to clone; clones share the state.
+#[derive(Clone)]
+pub struct MemoryStore {
+    entries: moka::sync::Cache<String, Entry>,
+}
+
+impl fmt::Debug for MemoryStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MemoryStore")
+            .field("entries", &self.entries.entry_count())
+            .finish()
+    }
+}
+
+impl Default for MemoryStore {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl MemoryStore {
+    /// An empty store holding at most 1,000,000 entries.
+    pub fn new() -> Self {
+        Self::with_capacity(1_000_000)
+    }
+
+    /// An empty store holding at most `max_entries` entries. When full, the
+    /// least useful entries are evicted: size it above the number of tokens
+    /// revoked within the longest token lifetime.
+    pub fn with_capacity(max_entries: u64) -> Self {
+        Self {
+            entries: moka::sync::Cache::builder()
+                .max_capacity(max_entries)
+                .expire_after(EntryExpiry)
+                .build(),
+        }
+    }
+
+    fn put(&self, key: String, value: &str, ttl: Duration) {
+        let entry = Entry {
+            value: value.into(),
+            expires: Instant::now() + ttl,
+        };
+        self.entries.insert(key, entry);
+    }
+
+    fn live(&self, key: &str) -> Option<Entry> {
+        self.entries.get(key).filter(|e| e.expires > Instant::now())
+    }
+}
+
+fn deny_key(jti: &str) -> String {
+    format!("deny:{jti}")
+}
+
+fn revoked_family_key(family: &str) -> String {
+    format!("revoked-family:{family}")
+}
+
+fn family_key(family: &str) -> String {
+    format!("family:{family}")
+}
+
+impl RevocationStore for MemoryStore {
+    fn is_revoked<'a>(
+        &'a self,
+        jti: Option<&'a str>,
+        family: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        let revoked = jti.is_some_and(|j| self.live(&deny_key(j)).is_some())
+            || family.is_some_and(|f| self.live(&revoked_family_key(f)).is_some());
+        Box::pin(std::future::ready(Ok(revoked)))
+    }
+
+    fn revoke_token<'a>(
+        &'a self,
+        jti: &'a str,
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        self.put(deny_key(jti), "1", ttl);
+        Box::pin(std::future::ready(Ok(())))
+    }
+
+    fn revoke_family<'a>(
+        &'a self,
+        family: &'a str,
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        self.put(revoked_family_key(family), "1", ttl);
+        self.entries.invalidate(&family_key(family));
+        Box::pin(std::future::ready(Ok(())))
+    }
+
+    fn start_family<'a>(
+        &'a self,
+        family: &'a str,
+        jti: &'a str,
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        self.put(family_key(family), jti, ttl);
+        Box::pin(std::future::ready(Ok(())))
+    }
+
+    fn rotate<'a>(
+        &'a self,
+        family: &'a str,
+        presented: &'a str,
+        next: &'a str,
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<Rotation, StoreError>> {
+        let key = family_key(family);
+        let now = Instant::now();
+        // Compare-and-set under moka's per-key lock.
+        let mut outcome = Rotation::Unknown;
+        let _ = self.entries.entry(key).and_compute_with(|current| {
+            use moka::ops::compute::Op;
+            match current {
+                Some(entry) if entry.value().expires > now => {
+                    if &*entry.value().value == presented {
+                        outcome = Rotation::Rotated;
+                        Op::Put(Entry {
+                            value: next.into(),
+                            expires: now + ttl,
+                        })
+                    } else {
+                        outcome = Rotation::Reused;
+                        Op::Nop
+                    }
+                }
+                _ => Op::Nop,
+            }
+        });
+        Box::pin(std::future::ready(Ok(outcome)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn block<T>(f: BoxFuture<'_, T>) -> T {
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        let mut f = f;
+        match f.as_mut().poll(&mut cx) {
+            std::task::Poll::Ready(v) => v,
+            std::task::Poll::Pending => unreachable!("the memory store is synchronous"),
+        }
+    }
+
+    #[test]
+    fn rotation_and_reuse() {
+        let store = MemoryStore::new();
+        let ttl = Duration::from_secs(60);
+        assert_eq!(
+            block(store.rotate("f", "a", "b", ttl)),
+            Ok(Rotation::Unknown)
+        );
+        block(store.start_family("f", "a", ttl)).unwrap_or_else(|_| unreachable!());
+        assert_eq!(
+            block(store.rotate("f", "a", "b", ttl)),
+            Ok(Rotation::Rotated)
+        );
+        assert_eq!(
+            block(store.rotate("f", "a", "c", ttl)),
+            Ok(Rotation::Reused)
+        );
+        assert_eq!(
+            block(store.rotate("f", "b", "c", ttl)),
+            Ok(Rotation::Rotated)
+        );
+        block(store.revoke_family("f", ttl)).unwrap_or_else(|_| unreachable!());
+        assert_eq!(block(store.is_revoked(None, Some("f"))), Ok(true));
+        assert_eq!(
+            block(store.rotate("f", "c", "d", ttl)),
+            Ok(Rotation::Unknown)
+        );
+    }
+
+    #[test]
+    fn entries_expire() {
+        let store = MemoryStore::new();
+        block(store.revoke_token("gone", Duration::ZERO)).unwrap_or_else(|_| unreachable!());
+        block(store.revoke_token("kept", Duration::from_secs(60)))
+            .unwrap_or_else(|_| unreachable!());
+        assert_eq!(block(store.is_revoked(Some("gone"), None)), Ok(false));
+        assert_eq!(block(store.is_revoked(Some("kept"), None)), Ok(true));
+    }
+}

@@ -1,0 +1,1 @@
+//! Authorization and the token lifecycle through both adapters (work in progress).

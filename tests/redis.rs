@@ -1,0 +1,1 @@
+//! The Redis revocation store against a real redis-server (work in progress).
