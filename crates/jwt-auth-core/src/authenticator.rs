@@ -10,13 +10,13 @@ use std::time::{Duration, SystemTime};
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
-#[cfg(feature = "remote")]
 use crate::BoxFuture;
 use crate::error::{AuthError, AuthErrorKind, DefaultResponder, ErrorResponder, ErrorResponse};
 use crate::json::{self, JsonError};
 use crate::jws::{CompactParts, JwsHeader};
 use crate::key::{Algorithm, Key};
 use crate::keysource::{KeySource, Repr};
+use crate::revocation::RevocationStore;
 use crate::source::{AuthRequest, TokenSource, extract_token};
 use crate::validation::Validation;
 
@@ -67,6 +67,10 @@ struct Config {
     validation: Validation,
     sources: Vec<TokenSource>,
     responder: Arc<dyn ErrorResponder>,
+    store: Option<Arc<dyn RevocationStore>>,
+    fail_open: bool,
+    /// Verifies refresh tokens instead of refusing them (`TokenService`).
+    refresh_only: bool,
 }
 
 impl fmt::Debug for Authenticator {
@@ -96,6 +100,9 @@ impl Authenticator {
                 validation: Validation::new(),
                 sources: vec![TokenSource::AuthorizationBearer],
                 responder: Arc::new(DefaultResponder::default()),
+                store: None,
+                fail_open: false,
+                refresh_only: false,
             }),
         }
     }
@@ -187,6 +194,31 @@ impl Authenticator {
         self
     }
 
+    /// Checks every verified token against `store`: a revoked `jti`, or a
+    /// revoked refresh family (`fam`), is refused (401). One store call per
+    /// request; without a store there is no check. Defaults to no store.
+    #[must_use]
+    pub fn revocation_store(mut self, store: impl RevocationStore) -> Self {
+        self.config().store = Some(Arc::new(store));
+        self
+    }
+
+    /// When the revocation store cannot answer, let verified tokens through
+    /// (logged at `warn`) instead of answering 503. Defaults to failing
+    /// closed.
+    #[must_use]
+    pub fn revocation_fail_open(mut self, fail_open: bool) -> Self {
+        self.config().fail_open = fail_open;
+        self
+    }
+
+    /// Accepts refresh tokens (and, with `typ`, only them): for the
+    /// `TokenService`'s own refresh check.
+    pub(crate) fn refresh_tokens_only(mut self) -> Self {
+        self.config().refresh_only = true;
+        self
+    }
+
     /// Where the keys come from.
     pub fn keys(&self) -> &KeySource {
         &self.inner.keys
@@ -231,19 +263,46 @@ impl Authenticator {
             Err(e) => return Authenticate::ready(Err(refused(e))),
         };
         match self.attempt(&token, Mode::MayRefresh) {
+            Attempt::Done(Ok(verified)) if config.store.is_some() => {
+                Authenticate::waiting(self.clone().check_revocation(verified))
+            }
             Attempt::Done(outcome) => Authenticate::ready(outcome.map(Some).map_err(refused)),
             #[cfg(feature = "remote")]
             Attempt::Wait(wait) => {
                 let this = self.clone();
-                Authenticate {
-                    state: AuthenticateState::Waiting(Box::pin(async move {
-                        wait.await;
-                        match this.attempt(&token, Mode::AfterRefresh) {
-                            Attempt::Done(outcome) => outcome.map(Some).map_err(refused),
-                            Attempt::Wait(_) => Err(refused(AuthErrorKind::UnknownKey.into())),
-                        }
-                    })),
-                }
+                Authenticate::waiting(async move {
+                    wait.await;
+                    match this.attempt(&token, Mode::AfterRefresh) {
+                        Attempt::Done(Ok(verified)) => this.check_revocation(verified).await,
+                        Attempt::Done(Err(e)) => Err(refused(e)),
+                        Attempt::Wait(_) => Err(refused(AuthErrorKind::UnknownKey.into())),
+                    }
+                })
+            }
+        }
+    }
+
+    /// Consults the revocation store, if any, about a verified token.
+    async fn check_revocation(self, token: VerifiedToken) -> Outcome {
+        let Some(store) = &self.inner.store else {
+            return Ok(Some(token));
+        };
+        let claims = token.claims_map();
+        let jti = claims.get("jti").and_then(Value::as_str);
+        let family = claims.get("fam").and_then(Value::as_str);
+        if jti.is_none() && family.is_none() {
+            return Ok(Some(token));
+        }
+        match store.is_revoked(jti, family).await {
+            Ok(false) => Ok(Some(token)),
+            Ok(true) => Err(refused(AuthErrorKind::Revoked.into())),
+            Err(error) if self.inner.fail_open => {
+                tracing::warn!(%error, "jwt-auth: the revocation store failed; failing open");
+                Ok(Some(token))
+            }
+            Err(error) => {
+                tracing::error!(%error, "jwt-auth: the revocation store failed; answering 503");
+                Err(refused(AuthErrorKind::RevocationUnavailable.into()))
             }
         }
     }
@@ -354,6 +413,17 @@ impl Authenticator {
     ) -> Result<VerifiedToken, AuthError> {
         let v = &self.inner.validation;
         parts.verify_with(key, header.alg())?;
+        // A refresh token never authenticates a request (see `TokenIssuer`).
+        if !self.inner.refresh_only
+            && header
+                .typ()
+                .is_some_and(|t| crate::validation::media_type_eq(t, crate::issue::REFRESH_TYP))
+        {
+            return Err(AuthError::with_detail(
+                AuthErrorKind::InvalidType,
+                "a refresh token cannot authenticate a request",
+            ));
+        }
         let claims = match claims {
             Some(claims) => claims,
             None => parse_claims(&parts.payload()?, v.max_json_depth)?,
@@ -418,7 +488,6 @@ pub struct Authenticate {
 
 enum AuthenticateState {
     Ready(Option<Outcome>),
-    #[cfg(feature = "remote")]
     Waiting(BoxFuture<'static, Outcome>),
 }
 
@@ -426,6 +495,12 @@ impl Authenticate {
     fn ready(outcome: Outcome) -> Self {
         Self {
             state: AuthenticateState::Ready(Some(outcome)),
+        }
+    }
+
+    fn waiting(future: impl Future<Output = Outcome> + Send + 'static) -> Self {
+        Self {
+            state: AuthenticateState::Waiting(Box::pin(future)),
         }
     }
 }
@@ -439,14 +514,12 @@ impl fmt::Debug for Authenticate {
 impl Future for Authenticate {
     type Output = Outcome;
 
-    #[cfg_attr(not(feature = "remote"), allow(unused_variables))]
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match &mut self.state {
             AuthenticateState::Ready(outcome) => match outcome.take() {
                 Some(outcome) => Poll::Ready(outcome),
                 None => Poll::Ready(Err(AuthError::new(AuthErrorKind::NotConfigured))),
             },
-            #[cfg(feature = "remote")]
             AuthenticateState::Waiting(future) => future.as_mut().poll(cx),
         }
     }
@@ -574,7 +647,7 @@ pub struct Rejection {
     pub response: ErrorResponse,
 }
 
-fn not_configured() -> Rejection {
+pub(crate) fn not_configured() -> Rejection {
     tracing::error!(
         "jwt-auth: a handler asked for claims on a route without the JwtAuth middleware; \
          add the layer (axum) or wrap (actix-web) to this route"
@@ -591,6 +664,7 @@ fn reject(auth: &Authentication, error: AuthError) -> Rejection {
 
 /// The logic behind every `Claims<T>` extractor: the claims, a 401 when the
 /// request was anonymous, a 500 (logged) when no middleware ran.
+#[allow(clippy::result_large_err)] // the refusal path; a response is built anyway
 pub fn required_claims<T: DeserializeOwned>(auth: Option<&Authentication>) -> Result<T, Rejection> {
     let auth = auth.ok_or_else(not_configured)?;
     match &auth.state {
@@ -601,6 +675,7 @@ pub fn required_claims<T: DeserializeOwned>(auth: Option<&Authentication>) -> Re
 
 /// The logic behind every `Option<Claims<T>>` extractor: `None` when the
 /// request was anonymous, a 500 (logged) when no middleware ran.
+#[allow(clippy::result_large_err)] // the refusal path; a response is built anyway
 pub fn optional_claims<T: DeserializeOwned>(
     auth: Option<&Authentication>,
 ) -> Result<Option<T>, Rejection> {

@@ -50,6 +50,12 @@ pub enum AuthErrorKind {
     Revoked,
     /// The verification keys could not be loaded; the request cannot be judged.
     KeysUnavailable,
+    /// The token is valid but lacks the role, scope or permission the route
+    /// requires (403).
+    InsufficientScope,
+    /// The revocation store could not answer and the authenticator fails
+    /// closed (503).
+    RevocationUnavailable,
     /// A handler asked for claims on a route that has no authentication middleware.
     NotConfigured,
 }
@@ -59,7 +65,8 @@ impl AuthErrorKind {
     pub fn status(self) -> StatusCode {
         match self {
             Self::MalformedRequest => StatusCode::BAD_REQUEST,
-            Self::KeysUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::KeysUnavailable | Self::RevocationUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::InsufficientScope => StatusCode::FORBIDDEN,
             Self::NotConfigured => StatusCode::INTERNAL_SERVER_ERROR,
             _ => StatusCode::UNAUTHORIZED,
         }
@@ -69,8 +76,12 @@ impl AuthErrorKind {
     /// (a request with no token) or where the answer is not a challenge (5xx).
     pub fn error_code(self) -> Option<&'static str> {
         match self {
-            Self::MissingToken | Self::KeysUnavailable | Self::NotConfigured => None,
+            Self::MissingToken
+            | Self::KeysUnavailable
+            | Self::RevocationUnavailable
+            | Self::NotConfigured => None,
             Self::MalformedRequest => Some("invalid_request"),
+            Self::InsufficientScope => Some("insufficient_scope"),
             _ => Some("invalid_token"),
         }
     }
@@ -96,6 +107,8 @@ impl AuthErrorKind {
             Self::ClaimsShape => "the token claims do not have the expected shape",
             Self::Revoked => "the token has been revoked",
             Self::KeysUnavailable => "the verification keys are unavailable",
+            Self::InsufficientScope => "the token lacks the required role or scope",
+            Self::RevocationUnavailable => "the revocation state is unavailable",
             Self::NotConfigured => "authentication is not configured for this route",
         }
     }
@@ -121,6 +134,8 @@ impl AuthErrorKind {
             Self::ClaimsShape => "claims_shape",
             Self::Revoked => "revoked",
             Self::KeysUnavailable => "keys_unavailable",
+            Self::InsufficientScope => "insufficient_scope",
+            Self::RevocationUnavailable => "revocation_unavailable",
             Self::NotConfigured => "not_configured",
         }
     }
@@ -143,7 +158,8 @@ impl fmt::Display for AuthErrorKind {
 /// | no token in any configured source | 401 | `Bearer` (with `realm` when configured) |
 /// | malformed `Authorization` header | 400 | `Bearer error="invalid_request"` |
 /// | any verification failure | 401 | `Bearer error="invalid_token"` |
-/// | keys unavailable | 503 | none |
+/// | valid token, but the route's role/scope requirement fails | 403 | `Bearer error="insufficient_scope"` (with `scope=` for scope requirements) |
+/// | keys or revocation state unavailable | 503 | none |
 /// | claims asked for on a route without the middleware | 500 | none |
 ///
 /// The `error_description` is a fixed phrase per kind: it never echoes token
@@ -174,19 +190,42 @@ pub struct AuthError {
     kind: AuthErrorKind,
     /// A static, non-secret detail for logs (for example the name of a missing claim).
     detail: Option<&'static str>,
+    /// For [`AuthErrorKind::InsufficientScope`]: the scopes the route
+    /// requires (configuration, never token data).
+    scope: Option<Arc<str>>,
 }
 
 impl AuthError {
     /// An error of the given kind.
     pub fn new(kind: AuthErrorKind) -> Self {
-        Self { kind, detail: None }
+        Self {
+            kind,
+            detail: None,
+            scope: None,
+        }
     }
 
     pub(crate) fn with_detail(kind: AuthErrorKind, detail: &'static str) -> Self {
         Self {
             kind,
             detail: Some(detail),
+            scope: None,
         }
+    }
+
+    /// A 403 [`AuthErrorKind::InsufficientScope`]; `scope` (space-separated,
+    /// from configuration) is added to the challenge as `scope="..."`.
+    pub fn insufficient_scope(scope: Option<&str>) -> Self {
+        Self {
+            kind: AuthErrorKind::InsufficientScope,
+            detail: None,
+            scope: scope.filter(|s| !s.is_empty()).map(Arc::from),
+        }
+    }
+
+    /// The scopes a 403 names, if any.
+    pub fn scope(&self) -> Option<&str> {
+        self.scope.as_deref()
     }
 
     /// What went wrong.
@@ -210,7 +249,9 @@ impl AuthError {
         let kind = self.kind;
         let description = kind.description();
         let www_authenticate = match kind {
-            AuthErrorKind::KeysUnavailable | AuthErrorKind::NotConfigured => None,
+            AuthErrorKind::KeysUnavailable
+            | AuthErrorKind::RevocationUnavailable
+            | AuthErrorKind::NotConfigured => None,
             _ => {
                 let mut challenge = String::from("Bearer");
                 let mut sep = " ";
@@ -229,12 +270,19 @@ impl AuthError {
                     challenge.push_str(description);
                     challenge.push('"');
                 }
+                if let Some(scope) = &self.scope {
+                    challenge.push_str(", scope=\"");
+                    push_quoted(&mut challenge, scope);
+                    challenge.push('"');
+                }
                 Some(challenge)
             }
         };
         let code = kind.error_code().unwrap_or(match kind {
             AuthErrorKind::MissingToken => "missing_token",
-            AuthErrorKind::KeysUnavailable => "temporarily_unavailable",
+            AuthErrorKind::KeysUnavailable | AuthErrorKind::RevocationUnavailable => {
+                "temporarily_unavailable"
+            }
             _ => "server_error",
         });
         let body = serde_json::json!({ "error": code, "error_description": description });

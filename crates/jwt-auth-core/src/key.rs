@@ -151,7 +151,7 @@ impl KeyError {
         }
     }
 
-    fn invalid(message: &str) -> Self {
+    pub(crate) fn invalid(message: &str) -> Self {
         Self::new(KeyErrorKind::Invalid, message)
     }
 

@@ -55,9 +55,11 @@
 #![forbid(unsafe_code)]
 
 mod authenticator;
+mod authz;
 mod b64;
 mod claims;
 mod error;
+mod issue;
 mod json;
 mod jws;
 mod key;
@@ -78,8 +80,12 @@ pub use authenticator::{
     Authenticate, Authentication, Authenticator, Rejection, VerifiedToken, optional_claims,
     required_claims,
 };
+pub use authz::Requirement;
 pub use claims::{Audience, DefaultClaims, RegisteredClaims};
 pub use error::{AuthError, AuthErrorKind, DefaultResponder, ErrorResponder, ErrorResponse};
+pub use issue::{
+    ACCESS_TYP, IssuedToken, REFRESH_TYP, RefreshCookie, TokenIssuer, TokenPair, TokenService,
+};
 pub use jws::{JwsHeader, KeySet, VerifiedJws};
 pub use key::{
     Algorithm, Key, KeyError, KeyErrorKind, KeyFamily, MIN_RSA_BITS, algorithm_name,

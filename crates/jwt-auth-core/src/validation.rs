@@ -274,7 +274,7 @@ impl Validation {
     }
 }
 
-fn media_type_eq(actual: &str, expected: &str) -> bool {
+pub(crate) fn media_type_eq(actual: &str, expected: &str) -> bool {
     // `typ` comes from the token: never slice it at a byte that may not be a
     // character boundary.
     fn strip(s: &str) -> &str {

@@ -1,0 +1,333 @@
+//! Authorization: roles, scopes, permissions and typed predicates over the
+//! verified claims.
+
+use std::fmt;
+use std::sync::Arc;
+
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+
+use crate::authenticator::{Authentication, Rejection, VerifiedToken};
+use crate::error::{AuthError, AuthErrorKind};
+
+type Extract = Arc<dyn Fn(&Map<String, Value>) -> Vec<String> + Send + Sync>;
+type Predicate = Arc<dyn Fn(&Value) -> bool + Send + Sync>;
+
+/// What a route requires of an authenticated token: roles, scopes or
+/// permissions (any or all of a list), or a predicate over the claims.
+///
+/// Where the values come from, by default:
+///
+/// | requirement | claim |
+/// |---|---|
+/// | roles | `roles` (an array of strings, or a space-separated string) |
+/// | scopes | `scope` (space-separated, RFC 8693/9068), else `scp` (array or string) |
+/// | permissions | `permissions` (Auth0 RBAC) |
+///
+/// [`from_claim`](Self::from_claim) reads another claim, with a dotted path
+/// for nested ones (Keycloak's `realm_access.roles`), and
+/// [`values_with`](Self::values_with) takes a closure.
+///
+/// A failed requirement is a 403 `insufficient_scope` (with `scope="..."`
+/// for scope requirements); an anonymous request stays a 401.
+///
+/// ```
+/// use jwt_auth_core::{AuthErrorKind, Requirement};
+/// use serde_json::json;
+///
+/// let admin = Requirement::any_role(["admin"]);
+/// assert!(admin.check(&json!({"roles": ["user", "admin"]})).is_ok());
+/// let err = admin.check(&json!({"roles": ["user"]})).unwrap_err();
+/// assert_eq!(err.kind(), AuthErrorKind::InsufficientScope);
+/// assert_eq!(err.status(), 403);
+///
+/// let keycloak = Requirement::any_role(["admin"]).from_claim("realm_access.roles");
+/// assert!(keycloak.check(&json!({"realm_access": {"roles": ["admin"]}})).is_ok());
+///
+/// let write = Requirement::all_scopes(["orders:read", "orders:write"]);
+/// assert!(write.check(&json!({"scope": "orders:read orders:write"})).is_ok());
+/// let err = write.check(&json!({"scope": "orders:read"})).unwrap_err();
+/// assert_eq!(err.scope(), Some("orders:read orders:write"));
+///
+/// #[derive(serde::Deserialize)]
+/// struct Tenant { tenant: String }
+/// let acme = Requirement::claims(|c: &Tenant| c.tenant == "acme");
+/// assert!(acme.check(&json!({"tenant": "acme"})).is_ok());
+/// assert!(acme.check(&json!({"tenant": "other"})).is_err());
+/// ```
+#[derive(Clone)]
+pub struct Requirement {
+    check: Check,
+}
+
+#[derive(Clone)]
+enum Check {
+    Values {
+        what: What,
+        all: bool,
+        values: Arc<[String]>,
+        source: Source,
+    },
+    Predicate(Predicate),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum What {
+    Roles,
+    Scopes,
+    Permissions,
+}
+
+#[derive(Clone)]
+enum Source {
+    Default,
+    Path(Arc<[String]>),
+    Custom(Extract),
+}
+
+impl fmt::Debug for Requirement {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.check {
+            Check::Values {
+                what, all, values, ..
+            } => f
+                .debug_struct("Requirement")
+                .field("what", what)
+                .field("all", all)
+                .field("values", values)
+                .finish_non_exhaustive(),
+            Check::Predicate(_) => f.debug_struct("Requirement").finish_non_exhaustive(),
+        }
+    }
+}
+
+impl Requirement {
+    fn values(what: What, all: bool, values: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        Self {
+            check: Check::Values {
+                what,
+                all,
+                values: values.into_iter().map(Into::into).collect(),
+                source: Source::Default,
+            },
+        }
+    }
+
+    /// At least one of these roles.
+    pub fn any_role(roles: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        Self::values(What::Roles, false, roles)
+    }
+
+    /// Every one of these roles.
+    pub fn all_roles(roles: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        Self::values(What::Roles, true, roles)
+    }
+
+    /// At least one of these scopes.
+    pub fn any_scope(scopes: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        Self::values(What::Scopes, false, scopes)
+    }
+
+    /// Every one of these scopes.
+    pub fn all_scopes(scopes: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        Self::values(What::Scopes, true, scopes)
+    }
+
+    /// At least one of these permissions.
+    pub fn any_permission(permissions: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        Self::values(What::Permissions, false, permissions)
+    }
+
+    /// Every one of these permissions.
+    pub fn all_permissions(permissions: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        Self::values(What::Permissions, true, permissions)
+    }
+
+    /// A predicate over the claims deserialized as `T`; claims that do not
+    /// deserialize fail it.
+    pub fn claims<T, F>(predicate: F) -> Self
+    where
+        T: DeserializeOwned,
+        F: Fn(&T) -> bool + Send + Sync + 'static,
+    {
+        Self {
+            check: Check::Predicate(Arc::new(move |claims: &Value| {
+                T::deserialize(claims).is_ok_and(|c| predicate(&c))
+            })),
+        }
+    }
+
+    /// Reads the values from this claim instead of the default one; dots
+    /// separate nested members (`realm_access.roles`,
+    /// `resource_access.my-client.roles`). No effect on a predicate.
+    #[must_use]
+    pub fn from_claim(mut self, path: &str) -> Self {
+        if let Check::Values { source, .. } = &mut self.check {
+            *source = Source::Path(path.split('.').map(str::to_owned).collect());
+        }
+        self
+    }
+
+    /// Reads the values with a closure over the claims. No effect on a
+    /// predicate.
+    #[must_use]
+    pub fn values_with(
+        mut self,
+        extract: impl Fn(&Map<String, Value>) -> Vec<String> + Send + Sync + 'static,
+    ) -> Self {
+        if let Check::Values { source, .. } = &mut self.check {
+            *source = Source::Custom(Arc::new(extract));
+        }
+        self
+    }
+
+    /// Checks verified claims (a JSON object). A failure is a 403
+    /// [`AuthErrorKind::InsufficientScope`].
+    pub fn check(&self, claims: &Value) -> Result<(), AuthError> {
+        match &self.check {
+            Check::Predicate(predicate) => {
+                if predicate(claims) {
+                    Ok(())
+                } else {
+                    Err(AuthError::insufficient_scope(None))
+                }
+            }
+            Check::Values {
+                what,
+                all,
+                values,
+                source,
+            } => {
+                let empty = Map::new();
+                let map = claims.as_object().unwrap_or(&empty);
+                let held = match source {
+                    Source::Default => match what {
+                        What::Roles => strings(map.get("roles")),
+                        What::Permissions => strings(map.get("permissions")),
+                        What::Scopes => match map.get("scope") {
+                            Some(scope) => strings(Some(scope)),
+                            None => strings(map.get("scp")),
+                        },
+                    },
+                    Source::Path(path) => strings(lookup(map, path)),
+                    Source::Custom(extract) => extract(map),
+                };
+                let has = |v: &String| held.iter().any(|h| h == v);
+                let ok = if *all {
+                    values.iter().all(has)
+                } else {
+                    values.iter().any(has)
+                };
+                if ok {
+                    Ok(())
+                } else if *what == What::Scopes {
+                    Err(AuthError::insufficient_scope(Some(&values.join(" "))))
+                } else {
+                    Err(AuthError::insufficient_scope(None))
+                }
+            }
+        }
+    }
+
+    /// Checks a verified token.
+    pub fn check_token(&self, token: &VerifiedToken) -> Result<(), AuthError> {
+        self.check(token.claims_json())
+    }
+
+    /// What the adapters' authorization layers call: 500 (logged) when no
+    /// authentication middleware ran, 401 for an anonymous request, 403 when
+    /// the requirement fails; each answered by the authenticator's
+    /// responder.
+    #[allow(clippy::result_large_err)] // the refusal path; a response is built anyway
+    pub fn authorize(&self, auth: Option<&Authentication>) -> Result<(), Rejection> {
+        let auth = auth.ok_or_else(crate::authenticator::not_configured)?;
+        let result = match auth.token() {
+            None => Err(AuthError::new(AuthErrorKind::MissingToken)),
+            Some(token) => self.check_token(token),
+        };
+        result.map_err(|error| {
+            tracing::debug!(
+                reason = error.kind().as_str(),
+                "jwt-auth: request forbidden"
+            );
+            let response = auth.authenticator().error_response(&error);
+            Rejection { error, response }
+        })
+    }
+}
+
+/// An array of strings, or a space-separated string.
+fn strings(value: Option<&Value>) -> Vec<String> {
+    match value {
+        Some(Value::String(s)) => s.split_whitespace().map(str::to_owned).collect(),
+        Some(Value::Array(items)) => items
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_owned)
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn lookup<'a>(map: &'a Map<String, Value>, path: &[String]) -> Option<&'a Value> {
+    let (first, rest) = path.split_first()?;
+    rest.iter()
+        .try_fold(map.get(first)?, |value, key| value.get(key))
+}
+
+/// Generates an adapter's `RequireRole` / `RequireScope` /
+/// `RequirePermission` constructors for its `Authorize` type, so both
+/// adapters offer the same names.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __jwt_auth_require_types {
+    ($authorize:ident) => {
+        /// Requires roles (the `roles` claim by default).
+        #[derive(Debug, Clone, Copy)]
+        pub struct RequireRole;
+
+        impl RequireRole {
+            /// At least one of these roles.
+            pub fn any(roles: impl IntoIterator<Item = impl Into<String>>) -> $authorize {
+                $authorize::new($crate::Requirement::any_role(roles))
+            }
+
+            /// Every one of these roles.
+            pub fn all(roles: impl IntoIterator<Item = impl Into<String>>) -> $authorize {
+                $authorize::new($crate::Requirement::all_roles(roles))
+            }
+        }
+
+        /// Requires OAuth scopes (`scope`, else `scp`).
+        #[derive(Debug, Clone, Copy)]
+        pub struct RequireScope;
+
+        impl RequireScope {
+            /// At least one of these scopes.
+            pub fn any(scopes: impl IntoIterator<Item = impl Into<String>>) -> $authorize {
+                $authorize::new($crate::Requirement::any_scope(scopes))
+            }
+
+            /// Every one of these scopes.
+            pub fn all(scopes: impl IntoIterator<Item = impl Into<String>>) -> $authorize {
+                $authorize::new($crate::Requirement::all_scopes(scopes))
+            }
+        }
+
+        /// Requires permissions (the `permissions` claim).
+        #[derive(Debug, Clone, Copy)]
+        pub struct RequirePermission;
+
+        impl RequirePermission {
+            /// At least one of these permissions.
+            pub fn any(permissions: impl IntoIterator<Item = impl Into<String>>) -> $authorize {
+                $authorize::new($crate::Requirement::any_permission(permissions))
+            }
+
+            /// Every one of these permissions.
+            pub fn all(permissions: impl IntoIterator<Item = impl Into<String>>) -> $authorize {
+                $authorize::new($crate::Requirement::all_permissions(permissions))
+            }
+        }
+    };
+}
