@@ -1,1 +1,460 @@
-//! Authorization and the token lifecycle through both adapters (work in progress).
+//! Authorization and the token lifecycle through both adapters: role, scope
+//! and permission requirements; login → refresh → reuse detection → logout;
+//! the revocation check failing closed (catalogue rows 20 and 21).
+#![allow(missing_docs, clippy::unwrap_used)]
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use actix_web::{App, HttpResponse, test as actix_test, web};
+use axum::Router;
+use axum::routing::get;
+use jwt_auth_core::{
+    AuthErrorKind, Authenticator, BoxFuture, Key, MemoryStore, Requirement, RevocationStore,
+    Rotation, StoreError, TokenIssuer, TokenService,
+};
+use jwt_auth_tests::Reply;
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+fn key() -> Key {
+    Key::hmac(b"lifecycle-secret-0123456789abcdef").unwrap()
+}
+
+fn issuer() -> TokenIssuer {
+    TokenIssuer::new(key())
+        .unwrap()
+        .issuer("https://auth.test")
+        .audience("api")
+        .access_ttl(Duration::from_secs(120))
+        .refresh_ttl(Duration::from_secs(3600))
+}
+
+/// `/guarded` behind `JwtAuth` and the requirement, on axum.
+async fn axum_call(auth: &Authenticator, requirement: Requirement, bearer: Option<&str>) -> Reply {
+    use jwt_auth_tower::{Authorize, JwtAuth};
+    let app = Router::new()
+        .route("/guarded", get(|| async { "ok" }))
+        .route_layer(Authorize::new(requirement))
+        .route_layer(JwtAuth::from(auth.clone()));
+    let mut req = http::Request::get("/guarded");
+    if let Some(token) = bearer {
+        req = req.header("authorization", format!("Bearer {token}"));
+    }
+    let response = app
+        .oneshot(req.body(axum::body::Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let header = |name| {
+        response
+            .headers()
+            .get(name)
+            .map(|v: &http::HeaderValue| v.to_str().unwrap().to_owned())
+    };
+    let (status, www_authenticate, content_type) = (
+        response.status().as_u16(),
+        header("www-authenticate"),
+        header("content-type"),
+    );
+    let body = http_body_util::BodyExt::collect(response.into_body())
+        .await
+        .unwrap()
+        .to_bytes();
+    Reply {
+        status,
+        www_authenticate,
+        content_type,
+        body: String::from_utf8_lossy(&body).into_owned(),
+    }
+}
+
+/// The same on actix-web.
+async fn actix_call(auth: &Authenticator, requirement: Requirement, bearer: Option<&str>) -> Reply {
+    use jwt_auth_actix::{Authorize, JwtAuth};
+    let app = actix_test::init_service(
+        App::new().service(
+            web::resource("/guarded")
+                .wrap(Authorize::new(requirement))
+                .wrap(JwtAuth::from(auth.clone()))
+                .route(web::get().to(|| async { HttpResponse::Ok().body("ok") })),
+        ),
+    )
+    .await;
+    let mut req = actix_test::TestRequest::get().uri("/guarded");
+    if let Some(token) = bearer {
+        req = req.append_header(("authorization", format!("Bearer {token}")));
+    }
+    let response = actix_test::call_service(&app, req.to_request()).await;
+    let header = |name| {
+        response
+            .headers()
+            .get(name)
+            .map(|v| v.to_str().unwrap().to_owned())
+    };
+    let (status, www_authenticate, content_type) = (
+        response.status().as_u16(),
+        header("www-authenticate"),
+        header("content-type"),
+    );
+    let body = actix_test::read_body(response).await;
+    Reply {
+        status,
+        www_authenticate,
+        content_type,
+        body: String::from_utf8_lossy(&body).into_owned(),
+    }
+}
+
+/// Both adapters, which must agree (the 200 bodies are the handler's own).
+async fn both(auth: &Authenticator, requirement: &Requirement, bearer: Option<&str>) -> Reply {
+    let a = axum_call(auth, requirement.clone(), bearer).await;
+    let b = actix_call(auth, requirement.clone(), bearer).await;
+    assert_eq!(
+        (a.status, &a.www_authenticate),
+        (b.status, &b.www_authenticate),
+        "the adapters disagree"
+    );
+    if a.status != 200 {
+        assert_eq!(a, b, "the adapters disagree");
+    }
+    a
+}
+
+fn token(claims: Value) -> String {
+    issuer()
+        .access_token("alice", claims)
+        .unwrap()
+        .as_str()
+        .to_owned()
+}
+
+#[actix_web::test]
+async fn roles_scopes_and_permissions() {
+    let auth = issuer().authenticator();
+    let admin = token(json!({"roles": ["admin", "user"]}));
+    let user = token(json!({"roles": "user"}));
+
+    let role = Requirement::any_role(["admin"]);
+    assert_eq!(both(&auth, &role, Some(&admin)).await.status, 200);
+    let reply = both(&auth, &role, Some(&user)).await;
+    assert_eq!(reply.status, 403);
+    assert_eq!(
+        reply.www_authenticate.as_deref(),
+        Some(
+            r#"Bearer error="insufficient_scope", error_description="the token lacks the required role or scope""#
+        )
+    );
+    let body: Value = serde_json::from_str(&reply.body).unwrap();
+    assert_eq!(body["error"], "insufficient_scope");
+    // No token: still 401, with the bare challenge.
+    let reply = both(&auth, &role, None).await;
+    assert_eq!(reply.status, 401);
+    assert_eq!(reply.www_authenticate.as_deref(), Some("Bearer"));
+    // An invalid token: 401, never 403.
+    assert_eq!(both(&auth, &role, Some("a.b.c")).await.status, 401);
+
+    let all = Requirement::all_roles(["admin", "user"]);
+    assert_eq!(both(&auth, &all, Some(&admin)).await.status, 200);
+    assert_eq!(both(&auth, &all, Some(&user)).await.status, 403);
+
+    // Scopes: `scope` (space-separated) or `scp`; the challenge names them.
+    let scope = Requirement::all_scopes(["orders:read", "orders:write"]);
+    let reader = token(json!({"scope": "orders:read"}));
+    let writer = token(json!({"scp": ["orders:read", "orders:write"]}));
+    assert_eq!(both(&auth, &scope, Some(&writer)).await.status, 200);
+    let reply = both(&auth, &scope, Some(&reader)).await;
+    assert_eq!(reply.status, 403);
+    assert!(
+        reply
+            .www_authenticate
+            .as_deref()
+            .unwrap()
+            .ends_with(r#", scope="orders:read orders:write""#)
+    );
+
+    // Permissions, Keycloak's nested roles, a closure, a typed predicate.
+    let perm = Requirement::any_permission(["delete:orders"]);
+    let can = token(json!({"permissions": ["delete:orders"]}));
+    assert_eq!(both(&auth, &perm, Some(&can)).await.status, 200);
+    assert_eq!(both(&auth, &perm, Some(&admin)).await.status, 403);
+    let keycloak = Requirement::any_role(["admin"]).from_claim("realm_access.roles");
+    let kc = token(json!({"realm_access": {"roles": ["admin"]}}));
+    assert_eq!(both(&auth, &keycloak, Some(&kc)).await.status, 200);
+    assert_eq!(both(&auth, &keycloak, Some(&admin)).await.status, 403);
+    let groups = Requirement::any_role(["ops"]).values_with(|claims| {
+        claims
+            .get("groups")
+            .and_then(Value::as_array)
+            .map(|g| {
+                g.iter()
+                    .filter_map(|v| v.as_str()?.strip_prefix("/").map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default()
+    });
+    let ops = token(json!({"groups": ["/ops"]}));
+    assert_eq!(both(&auth, &groups, Some(&ops)).await.status, 200);
+    #[derive(serde::Deserialize)]
+    struct Tenant {
+        tenant: String,
+    }
+    let acme = Requirement::claims(|t: &Tenant| t.tenant == "acme");
+    assert_eq!(
+        both(&auth, &acme, Some(&token(json!({"tenant": "acme"}))))
+            .await
+            .status,
+        200
+    );
+    assert_eq!(both(&auth, &acme, Some(&admin)).await.status, 403);
+}
+
+#[actix_web::test]
+async fn authorization_without_authentication_is_a_server_error() {
+    use jwt_auth_tower::Authorize;
+    // The requirement layer alone (no JwtAuth): a configuration error.
+    let app = Router::new()
+        .route("/guarded", get(|| async { "ok" }))
+        .route_layer(Authorize::new(Requirement::any_role(["admin"])));
+    let response = app
+        .oneshot(
+            http::Request::get("/guarded")
+                .body(axum::body::Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 500);
+    let app = actix_test::init_service(
+        App::new().service(
+            web::resource("/guarded")
+                .wrap(jwt_auth_actix::Authorize::new(Requirement::any_role([
+                    "admin",
+                ])))
+                .route(web::get().to(|| async { HttpResponse::Ok().finish() })),
+        ),
+    )
+    .await;
+    let response = actix_test::call_service(
+        &app,
+        actix_test::TestRequest::get().uri("/guarded").to_request(),
+    )
+    .await;
+    assert_eq!(response.status(), 500);
+}
+
+/// Any requirement that always holds: the route just needs authentication.
+fn authenticated() -> Requirement {
+    Requirement::claims(|_: &Value| true)
+}
+
+#[actix_web::test]
+async fn login_refresh_reuse_and_logout() {
+    let service = TokenService::new(issuer());
+    let auth = service.authenticator();
+    let ok = authenticated();
+
+    let first = service
+        .login("alice", json!({"roles": ["admin"]}))
+        .await
+        .unwrap();
+    assert_eq!(first.access.expires_in(), 120);
+    assert_eq!(first.refresh.expires_in(), 3600);
+    assert_eq!(
+        both(&auth, &ok, Some(first.access.as_str())).await.status,
+        200
+    );
+    // Row 20: a refresh token never authenticates; an access token never refreshes.
+    assert_eq!(
+        both(&auth, &ok, Some(first.refresh.as_str())).await.status,
+        401
+    );
+    assert!(service.refresh(first.access.as_str()).await.is_err());
+
+    // Rotation: a new pair, same family; custom claims carried over.
+    let second = service.refresh(first.refresh.as_str()).await.unwrap();
+    assert_ne!(second.refresh.jti(), first.refresh.jti());
+    assert_eq!(second.refresh.family(), first.refresh.family());
+    let admin = Requirement::any_role(["admin"]);
+    assert_eq!(
+        both(&auth, &admin, Some(second.access.as_str()))
+            .await
+            .status,
+        200
+    );
+
+    // Row 21: replaying the first refresh token kills the whole family.
+    let err = service.refresh(first.refresh.as_str()).await.unwrap_err();
+    assert_eq!(err.kind(), AuthErrorKind::Revoked);
+    assert_eq!(
+        service
+            .refresh(second.refresh.as_str())
+            .await
+            .unwrap_err()
+            .kind(),
+        AuthErrorKind::Revoked
+    );
+    for access in [&first.access, &second.access] {
+        let reply = both(&auth, &ok, Some(access.as_str())).await;
+        assert_eq!(reply.status, 401);
+        assert!(reply.body.contains("revoked"));
+    }
+
+    // Logout: the access token and its family's refresh token stop working.
+    let third = service.login("bob", json!({})).await.unwrap();
+    assert_eq!(
+        both(&auth, &ok, Some(third.access.as_str())).await.status,
+        200
+    );
+    let verified = auth.verify(third.access.as_str()).unwrap();
+    service.logout(&verified).await.unwrap();
+    assert_eq!(
+        both(&auth, &ok, Some(third.access.as_str())).await.status,
+        401
+    );
+    assert!(service.refresh(third.refresh.as_str()).await.is_err());
+    // Other sessions are untouched.
+    let fourth = service.login("bob", json!({})).await.unwrap();
+    assert_eq!(
+        both(&auth, &ok, Some(fourth.access.as_str())).await.status,
+        200
+    );
+}
+
+#[actix_web::test]
+async fn concurrent_refreshes_rotate_once() {
+    let service = TokenService::new(issuer());
+    let pair = service.login("alice", json!({})).await.unwrap();
+    let results =
+        futures_util::future::join_all((0..10).map(|_| service.refresh(pair.refresh.as_str())))
+            .await;
+    // One wins; the others are replays, which revoke the family.
+    assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 1);
+}
+
+#[test]
+fn the_refresh_cookie_matches_the_token() {
+    let service = TokenService::new(issuer());
+    let pair = service.issuer().token_pair("alice", json!({})).unwrap();
+    let cookie = service.set_cookie(&pair);
+    assert!(cookie.starts_with(&format!("refresh_token={};", pair.refresh.as_str())));
+    for attribute in ["HttpOnly", "Secure", "SameSite=Strict", "Path=/refresh"] {
+        assert!(cookie.contains(attribute), "{cookie}");
+    }
+    let max_age: u64 = cookie
+        .split("; ")
+        .find_map(|a| a.strip_prefix("Max-Age="))
+        .unwrap()
+        .parse()
+        .unwrap();
+    // Seconds, and consistent with the token's own `exp`.
+    let left = pair.refresh.expires_at()
+        - std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+    assert!(max_age.abs_diff(left) <= 1, "{max_age} vs {left}");
+    assert!(service.clear_cookie().contains("Max-Age=0"));
+}
+
+/// A store whose backend can be switched off, to show what the authenticator
+/// does when revocation state cannot be read (the real Redis outage is in
+/// `tests/redis.rs`).
+#[derive(Clone, Default)]
+struct Switchable {
+    inner: MemoryStore,
+    down: Arc<AtomicBool>,
+}
+
+impl Switchable {
+    fn gate<'a, T: Send + 'static>(
+        &'a self,
+        f: BoxFuture<'a, Result<T, StoreError>>,
+    ) -> BoxFuture<'a, Result<T, StoreError>> {
+        if self.down.load(Ordering::SeqCst) {
+            Box::pin(std::future::ready(Err(StoreError::new("store is down"))))
+        } else {
+            f
+        }
+    }
+}
+
+impl RevocationStore for Switchable {
+    fn is_revoked<'a>(
+        &'a self,
+        jti: Option<&'a str>,
+        family: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        self.gate(self.inner.is_revoked(jti, family))
+    }
+    fn revoke_token<'a>(
+        &'a self,
+        jti: &'a str,
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        self.gate(self.inner.revoke_token(jti, ttl))
+    }
+    fn revoke_family<'a>(
+        &'a self,
+        family: &'a str,
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        self.gate(self.inner.revoke_family(family, ttl))
+    }
+    fn start_family<'a>(
+        &'a self,
+        family: &'a str,
+        jti: &'a str,
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        self.gate(self.inner.start_family(family, jti, ttl))
+    }
+    fn rotate<'a>(
+        &'a self,
+        family: &'a str,
+        presented: &'a str,
+        next: &'a str,
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<Rotation, StoreError>> {
+        self.gate(self.inner.rotate(family, presented, next, ttl))
+    }
+}
+
+#[actix_web::test]
+async fn an_unreachable_store_fails_closed_unless_told_otherwise() {
+    let store = Switchable::default();
+    let service = TokenService::with_store(issuer(), store.clone());
+    let pair = service.login("alice", json!({})).await.unwrap();
+    let closed = service.authenticator();
+    let open = service.authenticator().revocation_fail_open(true);
+    let ok = authenticated();
+    assert_eq!(
+        both(&closed, &ok, Some(pair.access.as_str())).await.status,
+        200
+    );
+
+    store.down.store(true, Ordering::SeqCst);
+    let reply = both(&closed, &ok, Some(pair.access.as_str())).await;
+    assert_eq!(reply.status, 503);
+    assert_eq!(reply.www_authenticate, None);
+    assert_eq!(
+        both(&open, &ok, Some(pair.access.as_str())).await.status,
+        200
+    );
+    // Refreshing needs the store: refused, not granted.
+    assert_eq!(
+        service
+            .refresh(pair.refresh.as_str())
+            .await
+            .unwrap_err()
+            .kind(),
+        AuthErrorKind::RevocationUnavailable
+    );
+
+    store.down.store(false, Ordering::SeqCst);
+    assert_eq!(
+        both(&closed, &ok, Some(pair.access.as_str())).await.status,
+        200
+    );
+    assert!(service.refresh(pair.refresh.as_str()).await.is_ok());
+}

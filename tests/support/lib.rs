@@ -3,6 +3,7 @@
 #![allow(missing_docs, clippy::unwrap_used)]
 
 pub mod jwks_server;
+pub mod redis_server;
 
 use std::time::{Duration, UNIX_EPOCH};
 

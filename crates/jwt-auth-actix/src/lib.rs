@@ -66,16 +66,19 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
 
+mod authorize;
 mod extract;
 mod middleware;
 
+pub use authorize::{Authorize, AuthorizeMiddleware, RequirePermission, RequireRole, RequireScope};
 pub use extract::{Claims, ClaimsRejection};
 pub use middleware::{JwtAuth, JwtAuthMiddleware};
 
 pub use jwt_auth_core::{
     Algorithm, AuthError, AuthErrorKind, Authentication, Authenticator, DefaultClaims,
-    ErrorResponse, Issuers, Key, KeyError, KeySet, KeySource, TokenSource, Validation,
-    VerifiedToken,
+    ErrorResponse, IssuedToken, Issuers, Key, KeyError, KeySet, KeySource, MemoryStore,
+    RefreshCookie, Requirement, RevocationStore, TokenIssuer, TokenPair, TokenService, TokenSource,
+    Validation, VerifiedToken,
 };
 #[cfg(feature = "remote")]
 #[cfg_attr(docsrs, doc(cfg(feature = "remote")))]
@@ -85,10 +88,26 @@ use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{CONTENT_TYPE, HeaderMap, HeaderValue, WWW_AUTHENTICATE};
 
-/// Read access for the core to an actix request's headers and query.
-struct ActixRequest<'a> {
+/// An actix request as the core reads it (headers and query), for calling
+/// core APIs from handlers, such as `TokenService::refresh_request`.
+#[derive(Debug, Clone, Copy)]
+pub struct ActixRequest<'a> {
     headers: &'a HeaderMap,
     query: &'a str,
+}
+
+impl<'a> ActixRequest<'a> {
+    /// A view of `req`.
+    pub fn new(req: &'a actix_web::HttpRequest) -> Self {
+        Self {
+            headers: req.headers(),
+            query: req.query_string(),
+        }
+    }
+
+    pub(crate) fn from_parts(headers: &'a HeaderMap, query: &'a str) -> Self {
+        Self { headers, query }
+    }
 }
 
 impl jwt_auth_core::AuthRequest for ActixRequest<'_> {

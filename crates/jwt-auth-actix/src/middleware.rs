@@ -73,10 +73,8 @@ where
 
     fn call(&self, req: ServiceRequest) -> Self::Future {
         let authenticator = self.auth.authenticator.clone();
-        let authenticate = authenticator.authenticate(&ActixRequest {
-            headers: req.headers(),
-            query: req.query_string(),
-        });
+        let authenticate = authenticator
+            .authenticate(&ActixRequest::from_parts(req.headers(), req.query_string()));
         let allow_anonymous = self.auth.allow_anonymous;
         let service = Rc::clone(&self.service);
         Box::pin(async move {

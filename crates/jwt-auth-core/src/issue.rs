@@ -21,9 +21,9 @@ pub const ACCESS_TYP: &str = "at+jwt";
 pub const REFRESH_TYP: &str = "refresh+jwt";
 
 /// Claims the issuer sets itself; custom claims cannot override them.
-const RESERVED: &[&str] = &[
-    "iss", "sub", "aud", "iat", "nbf", "exp", "jti", "fam", "ctx",
-];
+const RESERVED: &[&str] = &["iss", "sub", "aud", "iat", "nbf", "exp", "jti", "fam"];
+/// Where a refresh token keeps the custom claims of its family.
+const CONTEXT: &str = "ctx";
 
 /// A token just issued, with what the caller needs to hand it out.
 ///
@@ -310,7 +310,7 @@ impl TokenIssuer {
         let c = &*self.inner;
         let access = self.sign(ACCESS_TYP, subject, family, c.access_ttl, claims.clone())?;
         let mut refresh_claims = Map::new();
-        refresh_claims.insert("ctx".into(), Value::Object(claims));
+        refresh_claims.insert(CONTEXT.into(), Value::Object(claims));
         let refresh = self.sign(REFRESH_TYP, subject, family, c.refresh_ttl, refresh_claims)?;
         Ok(TokenPair { access, refresh })
     }
@@ -318,7 +318,10 @@ impl TokenIssuer {
 
 fn object(claims: impl serde::Serialize) -> Result<Map<String, Value>, KeyError> {
     match serde_json::to_value(claims) {
-        Ok(Value::Object(map)) => Ok(map),
+        Ok(Value::Object(mut map)) => {
+            map.retain(|name, _| !RESERVED.contains(&name.as_str()) && name != CONTEXT);
+            Ok(map)
+        }
         Ok(Value::Null) => Ok(Map::new()),
         Ok(_) => Err(KeyError::invalid("custom claims must be a JSON object")),
         Err(_) => Err(KeyError::invalid("custom claims do not serialize")),
@@ -535,7 +538,7 @@ impl TokenService {
                 .ok_or_else(|| AuthError::with_detail(AuthErrorKind::MissingClaim, name))
         };
         let (subject, jti, family) = (text("sub")?, text("jti")?, text("fam")?);
-        let context = match claims.get("ctx") {
+        let context = match claims.get(CONTEXT) {
             Some(Value::Object(map)) => map.clone(),
             _ => Map::new(),
         };

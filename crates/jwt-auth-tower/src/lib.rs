@@ -64,11 +64,15 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
 
+mod authorize;
 #[cfg(feature = "axum")]
 mod extract;
 mod layer;
 mod service;
 
+pub use authorize::{
+    Authorize, AuthorizeFuture, AuthorizeService, RequirePermission, RequireRole, RequireScope,
+};
 #[cfg(feature = "axum")]
 #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 pub use extract::{Claims, ClaimsRejection};
@@ -77,8 +81,9 @@ pub use service::{JwtAuthService, ResponseBody, ResponseFuture};
 
 pub use jwt_auth_core::{
     Algorithm, AuthError, AuthErrorKind, Authentication, Authenticator, DefaultClaims,
-    ErrorResponse, Issuers, Key, KeyError, KeySet, KeySource, TokenSource, Validation,
-    VerifiedToken,
+    ErrorResponse, IssuedToken, Issuers, Key, KeyError, KeySet, KeySource, MemoryStore,
+    RefreshCookie, Requirement, RevocationStore, TokenIssuer, TokenPair, TokenService, TokenSource,
+    Validation, VerifiedToken,
 };
 #[cfg(feature = "remote")]
 #[cfg_attr(docsrs, doc(cfg(feature = "remote")))]

@@ -140,7 +140,7 @@ where
     }
 }
 
-fn rejection<B>(response: ErrorResponse) -> Response<ResponseBody<B>> {
+pub(crate) fn rejection<B>(response: ErrorResponse) -> Response<ResponseBody<B>> {
     response
         .into_http::<String>()
         .map(|body| ResponseBody::rejection(Bytes::from(body)))
@@ -164,7 +164,7 @@ pin_project! {
 }
 
 impl<B> ResponseBody<B> {
-    fn inner(body: B) -> Self {
+    pub(crate) fn inner(body: B) -> Self {
         Self {
             kind: BodyKind::Inner { body },
         }

@@ -1,8 +1,15 @@
 //! The actix-web demo server. See `DEMO-CONTRACT.md` for its environment and routes.
 
-use actix_web::{App, HttpResponse, HttpServer, web};
-use jwt_auth_actix::{Authenticator, Claims, JwtAuth};
+use actix_web::http::StatusCode;
+use actix_web::http::header::SET_COOKIE;
+use actix_web::{App, HttpMessage, HttpRequest, HttpResponse, HttpServer, web};
+use demo_support::DemoReply;
+use jwt_auth_actix::{
+    ActixRequest, Authentication, Authenticator, Claims, JwtAuth, RequireRole, TokenService,
+};
 use serde_json::Value;
+
+type Tokens = web::Data<Option<TokenService>>;
 
 async fn health(auth: web::Data<Authenticator>) -> HttpResponse {
     HttpResponse::Ok().json(demo_support::health_body(&auth))
@@ -16,20 +23,78 @@ async fn optional(claims: Option<Claims<Value>>) -> HttpResponse {
     HttpResponse::Ok().json(demo_support::optional_body(claims.as_ref().map(|c| &c.0)))
 }
 
+async fn admin(Claims(claims): Claims<Value>) -> HttpResponse {
+    HttpResponse::Ok().json(demo_support::admin_body(&claims))
+}
+
+async fn login(tokens: Tokens, body: web::Bytes) -> HttpResponse {
+    match tokens.get_ref() {
+        Some(tokens) => render(demo_support::login(tokens, &body).await),
+        None => render(DemoReply::unavailable()),
+    }
+}
+
+async fn refresh(tokens: Tokens, req: HttpRequest) -> HttpResponse {
+    match tokens.get_ref() {
+        Some(tokens) => render(demo_support::refresh(tokens, &ActixRequest::new(&req)).await),
+        None => render(DemoReply::unavailable()),
+    }
+}
+
+async fn logout(tokens: Tokens, req: HttpRequest) -> HttpResponse {
+    let auth = req.extensions().get::<Authentication>().cloned();
+    match (
+        tokens.get_ref(),
+        auth.as_ref().and_then(Authentication::token),
+    ) {
+        (Some(tokens), Some(token)) => {
+            render(demo_support::logout(tokens, token, &ActixRequest::new(&req)).await)
+        }
+        _ => render(DemoReply::unavailable()),
+    }
+}
+
+fn render(reply: DemoReply) -> HttpResponse {
+    let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut builder = HttpResponse::build(status);
+    if let Some(cookie) = reply.set_cookie {
+        builder.insert_header((SET_COOKIE, cookie));
+    }
+    match reply.body {
+        Some(body) => builder.json(body),
+        None => builder.finish(),
+    }
+}
+
 #[actix_web::main]
 async fn main() -> std::io::Result<()> {
     demo_support::init_tracing();
-    let config = demo_support::config_or_exit();
+    let config = demo_support::config_or_exit().await;
     let auth = JwtAuth::from(config.authenticator);
     let authenticator = web::Data::new(auth.authenticator().clone());
+    let tokens = web::Data::new(config.tokens);
     let server = HttpServer::new(move || {
         App::new()
             .app_data(authenticator.clone())
+            .app_data(tokens.clone())
             .route("/health", web::get().to(health))
+            .route("/login", web::post().to(login))
+            .route("/refresh", web::post().to(refresh))
             .service(
                 web::resource("/me")
                     .wrap(auth.clone())
                     .route(web::get().to(me)),
+            )
+            .service(
+                web::resource("/logout")
+                    .wrap(auth.clone())
+                    .route(web::post().to(logout)),
+            )
+            .service(
+                web::resource("/admin")
+                    .wrap(RequireRole::any(["admin"]))
+                    .wrap(auth.clone())
+                    .route(web::get().to(admin)),
             )
             .service(
                 web::resource("/optional")

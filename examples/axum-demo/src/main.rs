@@ -1,9 +1,16 @@
 //! The axum demo server. See `DEMO-CONTRACT.md` for its environment and routes.
 
-use axum::routing::get;
+use axum::body::Bytes;
+use axum::extract::{Extension, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
 use axum::{Json, Router};
-use jwt_auth_tower::{Claims, JwtAuth};
+use demo_support::DemoReply;
+use jwt_auth_tower::{Authentication, Claims, JwtAuth, RequireRole, TokenService};
 use serde_json::Value;
+
+type Tokens = State<Option<TokenService>>;
 
 async fn me(Claims(claims): Claims<Value>) -> Json<Value> {
     Json(claims)
@@ -13,17 +20,69 @@ async fn optional(claims: Option<Claims<Value>>) -> Json<Value> {
     Json(demo_support::optional_body(claims.as_ref().map(|c| &c.0)))
 }
 
+async fn admin(Claims(claims): Claims<Value>) -> Json<Value> {
+    Json(demo_support::admin_body(&claims))
+}
+
+async fn login(State(tokens): Tokens, body: Bytes) -> Response {
+    match &tokens {
+        Some(tokens) => render(demo_support::login(tokens, &body).await),
+        None => render(DemoReply::unavailable()),
+    }
+}
+
+async fn refresh(State(tokens): Tokens, headers: HeaderMap) -> Response {
+    match &tokens {
+        Some(tokens) => render(demo_support::refresh(tokens, &headers).await),
+        None => render(DemoReply::unavailable()),
+    }
+}
+
+async fn logout(
+    State(tokens): Tokens,
+    Extension(auth): Extension<Authentication>,
+    headers: HeaderMap,
+) -> Response {
+    match (&tokens, auth.token()) {
+        (Some(tokens), Some(token)) => render(demo_support::logout(tokens, token, &headers).await),
+        _ => render(DemoReply::unavailable()),
+    }
+}
+
+fn render(reply: DemoReply) -> Response {
+    let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut response = match reply.body {
+        Some(body) => (status, Json(body)).into_response(),
+        None => status.into_response(),
+    };
+    if let Some(cookie) = reply.set_cookie
+        && let Ok(value) = cookie.parse()
+    {
+        response.headers_mut().insert(header::SET_COOKIE, value);
+    }
+    response
+}
+
 /// The demo's routes, authenticated by `auth`.
-fn app(auth: JwtAuth) -> Router {
+fn app(auth: JwtAuth, tokens: Option<TokenService>) -> Router {
     let authenticator = auth.authenticator().clone();
     Router::new()
         .route(
             "/health",
             get(move || async move { Json(demo_support::health_body(&authenticator)) }),
         )
+        .route("/login", post(login))
+        .route("/refresh", post(refresh))
         .merge(
             Router::new()
                 .route("/me", get(me))
+                .route("/logout", post(logout))
+                .route_layer(auth.clone()),
+        )
+        .merge(
+            Router::new()
+                .route("/admin", get(admin))
+                .route_layer(RequireRole::any(["admin"]))
                 .route_layer(auth.clone()),
         )
         .merge(
@@ -31,16 +90,21 @@ fn app(auth: JwtAuth) -> Router {
                 .route("/optional", get(optional))
                 .route_layer(auth.allow_anonymous()),
         )
+        .with_state(tokens)
 }
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
     demo_support::init_tracing();
-    let config = demo_support::config_or_exit();
+    let config = demo_support::config_or_exit().await;
     let listener = tokio::net::TcpListener::bind(config.addr).await?;
     #[allow(clippy::print_stdout)]
     {
         println!("{}", config.banner);
     }
-    axum::serve(listener, app(JwtAuth::from(config.authenticator))).await
+    axum::serve(
+        listener,
+        app(JwtAuth::from(config.authenticator), config.tokens),
+    )
+    .await
 }

@@ -7,9 +7,12 @@ use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use std::sync::Arc;
+
 use jwt_auth_core::{
-    Algorithm, Authenticator, Issuers, Key, KeySource, RemoteJwks, RemoteJwksBuilder, TokenSource,
-    parse_algorithm,
+    Algorithm, AuthError, AuthErrorKind, AuthRequest, Authenticator, Issuers, Key, KeySource,
+    MemoryStore, RemoteJwks, RemoteJwksBuilder, RevocationStore, TokenIssuer, TokenService,
+    TokenSource, VerifiedToken, parse_algorithm,
 };
 use serde_json::{Value, json};
 
@@ -23,6 +26,8 @@ pub struct DemoConfig {
     /// Text to print at start-up: the key in use and, when the demo can sign,
     /// a sample token and a curl line.
     pub banner: String,
+    /// `/login`, `/refresh` and `/logout`, when the demo holds a signing key.
+    pub tokens: Option<TokenService>,
 }
 
 fn env(name: &str) -> Option<String> {
@@ -48,6 +53,16 @@ fn random_secret() -> Result<String, String> {
         let _ = write!(s, "{b:02x}");
         s
     }))
+}
+
+fn seconds(name: &str, default: u64) -> Result<u64, String> {
+    match env(name) {
+        Some(v) => v
+            .trim()
+            .parse::<u64>()
+            .map_err(|_| format!("{name} must be a number of seconds")),
+        None => Ok(default),
+    }
 }
 
 /// Remote keys asked for by `JWT_JWKS_URL` or `JWT_OIDC_ISSUER`.
@@ -114,8 +129,9 @@ fn build_remote(
 }
 
 impl DemoConfig {
-    /// Reads the environment described in `DEMO-CONTRACT.md`.
-    pub fn from_env() -> Result<Self, String> {
+    /// Reads the environment described in `DEMO-CONTRACT.md` (and connects
+    /// to Redis when `JWT_REDIS_URL` is set).
+    pub async fn from_env() -> Result<Self, String> {
         let addr: SocketAddr = env("DEMO_ADDR")
             .unwrap_or_else(|| "127.0.0.1:3000".into())
             .parse()
@@ -134,6 +150,13 @@ impl DemoConfig {
             (None, None)
         } else if let Some(secret) = env("JWT_SECRET") {
             let key = Key::hmac(secret.as_bytes()).map_err(|e| format!("JWT_SECRET: {e}"))?;
+            (Some(key), None)
+        } else if let Some(path) = env("JWT_PRIVATE_KEY") {
+            let pem = std::fs::read(&path).map_err(|e| format!("JWT_PRIVATE_KEY {path}: {e}"))?;
+            let key = Key::from_pem(&pem).map_err(|e| format!("JWT_PRIVATE_KEY {path}: {e}"))?;
+            if !key.can_sign() {
+                return Err(format!("JWT_PRIVATE_KEY {path}: not a private key"));
+            }
             (Some(key), None)
         } else if let Some(path) = env("JWT_PUBLIC_KEY") {
             let pem = std::fs::read(&path).map_err(|e| format!("JWT_PUBLIC_KEY {path}: {e}"))?;
@@ -187,6 +210,34 @@ impl DemoConfig {
         };
 
         let mut authenticator = Authenticator::new(source).leeway(Duration::from_secs(leeway));
+        let store: Option<Arc<dyn RevocationStore>> = match env("JWT_REDIS_URL") {
+            Some(url) => Some(Arc::new(
+                jwt_auth_redis::RedisStore::connect(&url)
+                    .await
+                    .map_err(|e| format!("JWT_REDIS_URL: {e}"))?,
+            )),
+            None if key.as_ref().is_some_and(Key::can_sign) => Some(Arc::new(MemoryStore::new())),
+            None => None,
+        };
+        if let Some(store) = &store {
+            authenticator = authenticator.revocation_store(Arc::clone(store));
+        }
+        let tokens = match (&key, &store) {
+            (Some(key), Some(store)) if key.can_sign() => {
+                let mut issuer = TokenIssuer::new(key.clone())
+                    .map_err(|e| e.to_string())?
+                    .access_ttl(Duration::from_secs(seconds("JWT_ACCESS_TTL", 900)?))
+                    .refresh_ttl(Duration::from_secs(seconds("JWT_REFRESH_TTL", 1_209_600)?));
+                if let Some(iss) = issuers.first() {
+                    issuer = issuer.issuer(iss.clone());
+                }
+                if let Some(aud) = audiences.first() {
+                    issuer = issuer.audience(aud.clone());
+                }
+                Some(TokenService::with_store(issuer, Arc::clone(store)))
+            }
+            _ => None,
+        };
         for issuer in &issuers {
             authenticator = authenticator.issuer(issuer.clone());
         }
@@ -220,6 +271,7 @@ impl DemoConfig {
             addr,
             authenticator,
             banner,
+            tokens,
         })
     }
 }
@@ -276,12 +328,131 @@ pub fn init_tracing() {
 }
 
 /// Reads the configuration or exits with a clear message.
-pub fn config_or_exit() -> DemoConfig {
-    match DemoConfig::from_env() {
+pub async fn config_or_exit() -> DemoConfig {
+    match DemoConfig::from_env().await {
         Ok(config) => config,
         Err(message) => {
             eprintln!("jwt-auth demo: {message}");
             std::process::exit(2);
         }
     }
+}
+
+/// A framework-neutral answer of the lifecycle routes; each demo renders it.
+#[derive(Debug)]
+pub struct DemoReply {
+    /// The status code.
+    pub status: u16,
+    /// The JSON body, if any.
+    pub body: Option<Value>,
+    /// A `Set-Cookie` value, if any.
+    pub set_cookie: Option<String>,
+}
+
+impl DemoReply {
+    fn json(status: u16, body: Value) -> Self {
+        Self {
+            status,
+            body: Some(body),
+            set_cookie: None,
+        }
+    }
+
+    fn refused(error: &AuthError) -> Self {
+        let response = error.response(None);
+        let body = serde_json::from_str(&response.body).unwrap_or(Value::Null);
+        Self::json(response.status.as_u16(), body)
+    }
+
+    /// 404 for the lifecycle routes of a demo without a signing key.
+    pub fn unavailable() -> Self {
+        Self::json(
+            404,
+            json!({"error": "not_found", "error_description": "this demo holds no signing key"}),
+        )
+    }
+
+    fn tokens(tokens: &TokenService, pair: &jwt_auth_core::TokenPair) -> Self {
+        Self {
+            status: 200,
+            body: Some(json!({
+                "access_token": pair.access.as_str(),
+                "token_type": "Bearer",
+                "expires_in": pair.access.expires_in(),
+            })),
+            set_cookie: Some(tokens.set_cookie(pair)),
+        }
+    }
+}
+
+/// The demo's users: name, password, roles.
+const USERS: &[(&str, &str, &[&str])] = &[
+    ("alice", "alice-password", &["admin", "user"]),
+    ("bob", "bob-password", &["user"]),
+];
+
+/// `POST /login` with JSON `{"username","password"}`.
+pub async fn login(tokens: &TokenService, body: &[u8]) -> DemoReply {
+    #[derive(serde::Deserialize)]
+    struct Login {
+        username: String,
+        password: String,
+    }
+    let Ok(login) = serde_json::from_slice::<Login>(body) else {
+        return DemoReply::json(
+            400,
+            json!({"error": "invalid_request", "error_description": "expected JSON {\"username\",\"password\"}"}),
+        );
+    };
+    let user = USERS
+        .iter()
+        .find(|(name, password, _)| *name == login.username && *password == login.password);
+    let Some((name, _, roles)) = user else {
+        return DemoReply::json(
+            401,
+            json!({"error": "invalid_grant", "error_description": "wrong username or password"}),
+        );
+    };
+    match tokens.login(name, json!({ "roles": roles })).await {
+        Ok(pair) => DemoReply::tokens(tokens, &pair),
+        Err(e) => DemoReply::refused(&e),
+    }
+}
+
+/// `POST /refresh` with the refresh cookie: a new pair and a rotated cookie.
+pub async fn refresh<R: AuthRequest + ?Sized>(tokens: &TokenService, req: &R) -> DemoReply {
+    match tokens.refresh_request(req).await {
+        Ok(pair) => DemoReply::tokens(tokens, &pair),
+        Err(e) if e.kind() == AuthErrorKind::MissingToken => DemoReply::json(
+            401,
+            json!({"error": "invalid_request", "error_description": "the refresh cookie is missing"}),
+        ),
+        Err(e) => DemoReply::refused(&e),
+    }
+}
+
+/// `POST /logout` (behind the middleware): revokes the access token and its
+/// refresh family (and the family of a refresh cookie sent along).
+pub async fn logout<R: AuthRequest + ?Sized>(
+    tokens: &TokenService,
+    access: &VerifiedToken,
+    req: &R,
+) -> DemoReply {
+    let outcome = match tokens.logout(access).await {
+        Ok(()) => tokens.revoke_refresh_cookie(req).await,
+        Err(e) => Err(e),
+    };
+    match outcome {
+        Ok(()) => DemoReply {
+            status: 204,
+            body: None,
+            set_cookie: Some(tokens.clear_cookie()),
+        },
+        Err(e) => DemoReply::refused(&e),
+    }
+}
+
+/// The body of `GET /admin`.
+pub fn admin_body(claims: &Value) -> Value {
+    json!({"admin": true, "sub": claims.get("sub").cloned().unwrap_or(Value::Null)})
 }

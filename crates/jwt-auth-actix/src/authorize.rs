@@ -1,0 +1,108 @@
+//! Authorization middleware: roles, scopes, permissions or any
+//! [`Requirement`].
+
+use std::future::{Ready, ready};
+use std::rc::Rc;
+
+use actix_web::body::{EitherBody, MessageBody};
+use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
+use actix_web::{Error, HttpMessage};
+use jwt_auth_core::{Authentication, Requirement};
+
+use crate::render;
+
+/// Middleware that lets through only requests whose verified token meets a
+/// [`Requirement`]; it must run after [`JwtAuth`](crate::JwtAuth) (in
+/// actix-web, `.wrap()` it *before* `JwtAuth`: the last `wrap` runs first).
+///
+/// Without a token the answer is 401; with a token that fails the
+/// requirement, 403 `insufficient_scope`. Build it with [`RequireRole`],
+/// [`RequireScope`], [`RequirePermission`] or [`Authorize::new`].
+///
+/// ```
+/// use actix_web::{App, web};
+/// use jwt_auth_actix::{JwtAuth, Key, RequireRole};
+///
+/// # fn main() -> Result<(), jwt_auth_actix::KeyError> {
+/// let auth = JwtAuth::new(Key::hmac([7u8; 32])?);
+/// let app = App::new().service(
+///     web::resource("/admin")
+///         .wrap(RequireRole::any(["admin"]))
+///         .wrap(auth)
+///         .route(web::get().to(|| async { "admin" })),
+/// );
+/// # let _ = app; Ok(()) }
+/// ```
+#[derive(Clone, Debug)]
+pub struct Authorize {
+    requirement: Rc<Requirement>,
+}
+
+impl Authorize {
+    /// Requires `requirement`.
+    pub fn new(requirement: Requirement) -> Self {
+        Self {
+            requirement: Rc::new(requirement),
+        }
+    }
+}
+
+jwt_auth_core::__jwt_auth_require_types!(Authorize);
+
+impl<S, B> Transform<S, ServiceRequest> for Authorize
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error> + 'static,
+    B: MessageBody + 'static,
+{
+    type Response = ServiceResponse<EitherBody<B>>;
+    type Error = Error;
+    type Transform = AuthorizeMiddleware<S>;
+    type InitError = ();
+    type Future = Ready<Result<Self::Transform, Self::InitError>>;
+
+    fn new_transform(&self, service: S) -> Self::Future {
+        ready(Ok(AuthorizeMiddleware {
+            service,
+            requirement: Rc::clone(&self.requirement),
+        }))
+    }
+}
+
+/// The service produced by [`Authorize`].
+#[derive(Debug)]
+pub struct AuthorizeMiddleware<S> {
+    service: S,
+    requirement: Rc<Requirement>,
+}
+
+type LocalBoxFuture<T> = std::pin::Pin<Box<dyn std::future::Future<Output = T>>>;
+
+impl<S, B> Service<ServiceRequest> for AuthorizeMiddleware<S>
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error> + 'static,
+    B: MessageBody + 'static,
+{
+    type Response = ServiceResponse<EitherBody<B>>;
+    type Error = Error;
+    type Future = LocalBoxFuture<Result<Self::Response, Self::Error>>;
+
+    forward_ready!(service);
+
+    fn call(&self, req: ServiceRequest) -> Self::Future {
+        let verdict = {
+            let extensions = req.extensions();
+            self.requirement
+                .authorize(extensions.get::<Authentication>())
+        };
+        match verdict {
+            Ok(()) => {
+                let future = self.service.call(req);
+                Box::pin(async move { future.await.map(ServiceResponse::map_into_left_body) })
+            }
+            Err(refused) => {
+                let response = render(refused.response);
+                Box::pin(async move { Ok(req.into_response(response).map_into_right_body()) })
+            }
+        }
+    }
+}

@@ -1,0 +1,144 @@
+//! Authorization layers: roles, scopes, permissions or any [`Requirement`].
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+
+use bytes::Bytes;
+use http::{Request, Response};
+use http_body::Body;
+use jwt_auth_core::{Authentication, Requirement};
+use pin_project_lite::pin_project;
+use tower_layer::Layer;
+use tower_service::Service;
+
+use crate::service::{ResponseBody, rejection};
+
+/// A [`Layer`] that lets through only requests whose verified token meets a
+/// [`Requirement`]; place it inside (after) a [`JwtAuth`](crate::JwtAuth).
+///
+/// Without a token the answer is 401; with a token that fails the
+/// requirement, 403 `insufficient_scope`. Build it with [`RequireRole`],
+/// [`RequireScope`], [`RequirePermission`] or [`Authorize::new`].
+///
+/// ```
+/// use axum::{Router, routing::get};
+/// use jwt_auth_tower::{Authorize, JwtAuth, Key, RequireRole, Requirement};
+///
+/// # fn main() -> Result<(), jwt_auth_tower::KeyError> {
+/// let auth = JwtAuth::new(Key::hmac([7u8; 32])?);
+/// let app: Router = Router::new()
+///     .route("/admin", get(|| async { "admin" }))
+///     .route_layer(RequireRole::any(["admin"]))
+///     .route("/reports", get(|| async { "reports" }))
+///     .route_layer(Authorize::new(
+///         Requirement::any_role(["analyst"]).from_claim("realm_access.roles"),
+///     ))
+///     .layer(auth);
+/// # let _ = app; Ok(()) }
+/// ```
+#[derive(Clone, Debug)]
+pub struct Authorize {
+    requirement: Requirement,
+}
+
+impl Authorize {
+    /// Requires `requirement`.
+    pub fn new(requirement: Requirement) -> Self {
+        Self { requirement }
+    }
+}
+
+jwt_auth_core::__jwt_auth_require_types!(Authorize);
+
+impl<S> Layer<S> for Authorize {
+    type Service = AuthorizeService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        AuthorizeService {
+            inner,
+            requirement: self.requirement.clone(),
+        }
+    }
+}
+
+/// The service produced by [`Authorize`].
+#[derive(Clone, Debug)]
+pub struct AuthorizeService<S> {
+    inner: S,
+    requirement: Requirement,
+}
+
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for AuthorizeService<S>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    ResBody: Body<Data = Bytes>,
+{
+    type Response = Response<ResponseBody<ResBody>>;
+    type Error = S::Error;
+    type Future = AuthorizeFuture<S::Future, ResBody>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
+        match self
+            .requirement
+            .authorize(req.extensions().get::<Authentication>())
+        {
+            Ok(()) => AuthorizeFuture {
+                state: AuthorizeState::Inner {
+                    future: self.inner.call(req),
+                },
+            },
+            Err(refused) => AuthorizeFuture {
+                state: AuthorizeState::Refused {
+                    response: Some(rejection(refused.response)),
+                },
+            },
+        }
+    }
+}
+
+pin_project! {
+    /// The response future of [`AuthorizeService`].
+    pub struct AuthorizeFuture<F, B> {
+        #[pin]
+        state: AuthorizeState<F, B>,
+    }
+}
+
+pin_project! {
+    #[project = AuthorizeStateProj]
+    enum AuthorizeState<F, B> {
+        Inner { #[pin] future: F },
+        Refused { response: Option<Response<ResponseBody<B>>> },
+    }
+}
+
+impl<F, B, E> Future for AuthorizeFuture<F, B>
+where
+    F: Future<Output = Result<Response<B>, E>>,
+{
+    type Output = Result<Response<ResponseBody<B>>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project().state.project() {
+            AuthorizeStateProj::Inner { future } => {
+                let response = ready!(future.poll(cx))?;
+                Poll::Ready(Ok(response.map(ResponseBody::inner)))
+            }
+            AuthorizeStateProj::Refused { response } => match response.take() {
+                Some(response) => Poll::Ready(Ok(response)),
+                None => panic!("jwt-auth AuthorizeFuture polled after completion"),
+            },
+        }
+    }
+}
+
+impl<F, B> std::fmt::Debug for AuthorizeFuture<F, B> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthorizeFuture").finish_non_exhaustive()
+    }
+}
