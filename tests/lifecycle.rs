@@ -458,3 +458,72 @@ async fn an_unreachable_store_fails_closed_unless_told_otherwise() {
     );
     assert!(service.refresh(pair.refresh.as_str()).await.is_ok());
 }
+
+/// Two services (two "instances") sharing one real `redis-server`: a logout
+/// or a replayed refresh token on one is seen by the other, through both
+/// adapters; Redis down fails closed (503), and a restart recovers.
+#[actix_web::test]
+async fn two_instances_share_revocations_through_redis() {
+    use jwt_auth_redis::RedisStore;
+    use jwt_auth_tests::redis_server::RedisServer;
+
+    let Some(mut server) = RedisServer::start() else {
+        return;
+    };
+    let a = TokenService::with_store(issuer(), RedisStore::connect(&server.url()).await.unwrap());
+    let b = TokenService::with_store(issuer(), RedisStore::connect(&server.url()).await.unwrap());
+    let (auth_a, auth_b) = (a.authenticator(), b.authenticator());
+    let ok = authenticated();
+
+    // Logout on A; B refuses the token.
+    let pair = a.login("alice", json!({})).await.unwrap();
+    assert_eq!(
+        both(&auth_b, &ok, Some(pair.access.as_str())).await.status,
+        200
+    );
+    a.logout(&auth_a.verify(pair.access.as_str()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        both(&auth_b, &ok, Some(pair.access.as_str())).await.status,
+        401
+    );
+    assert!(b.refresh(pair.refresh.as_str()).await.is_err());
+
+    // Refresh on A, replay on B: the family dies on both.
+    let first = b.login("bob", json!({})).await.unwrap();
+    let second = a.refresh(first.refresh.as_str()).await.unwrap();
+    assert_eq!(
+        b.refresh(first.refresh.as_str()).await.unwrap_err().kind(),
+        AuthErrorKind::Revoked
+    );
+    assert!(a.refresh(second.refresh.as_str()).await.is_err());
+    assert_eq!(
+        both(&auth_a, &ok, Some(second.access.as_str()))
+            .await
+            .status,
+        401
+    );
+
+    // Redis down: fail closed on every request.
+    let live = a.login("carol", json!({})).await.unwrap();
+    server.stop();
+    let reply = both(&auth_b, &ok, Some(live.access.as_str())).await;
+    assert_eq!(reply.status, 503);
+    assert_eq!(reply.www_authenticate, None);
+    // Restarted (empty): the connection manager reconnects; reconnection is
+    // time-based, so poll with a deadline.
+    server.restart();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let status = both(&auth_b, &ok, Some(live.access.as_str())).await.status;
+        if status == 200 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no recovery: {status}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
