@@ -20,6 +20,9 @@ use crate::revocation::RevocationStore;
 use crate::source::{AuthRequest, TokenSource, extract_token};
 use crate::validation::Validation;
 
+/// The default capacity of the verified-token cache.
+pub const DEFAULT_CACHE_CAPACITY: u64 = 10_000;
+
 /// The one entry point the adapters call: request → verified claims.
 ///
 /// ```
@@ -71,6 +74,8 @@ struct Config {
     fail_open: bool,
     /// Verifies refresh tokens instead of refusing them (`TokenService`).
     refresh_only: bool,
+    /// Most verified tokens kept; 0 turns the cache off.
+    cache_capacity: u64,
 }
 
 impl fmt::Debug for Authenticator {
@@ -103,6 +108,7 @@ impl Authenticator {
                 store: None,
                 fail_open: false,
                 refresh_only: false,
+                cache_capacity: DEFAULT_CACHE_CAPACITY,
             }),
         }
     }
@@ -209,6 +215,16 @@ impl Authenticator {
     #[must_use]
     pub fn revocation_fail_open(mut self, fail_open: bool) -> Self {
         self.config().fail_open = fail_open;
+        self
+    }
+
+    /// How many verified tokens to keep, so that a token seen again is
+    /// answered without re-verifying its signature (its `exp`/`nbf` are
+    /// checked again, and revocation too when a store is configured). `0`
+    /// turns the cache off. Defaults to 10,000.
+    #[must_use]
+    pub fn cache_capacity(mut self, capacity: u64) -> Self {
+        self.config().cache_capacity = capacity;
         self
     }
 

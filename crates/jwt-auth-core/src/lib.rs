@@ -77,8 +77,8 @@ mod validation;
 pub mod test_util;
 
 pub use authenticator::{
-    Authenticate, Authentication, Authenticator, Rejection, VerifiedToken, optional_claims,
-    required_claims,
+    Authenticate, Authentication, Authenticator, DEFAULT_CACHE_CAPACITY, Rejection, VerifiedToken,
+    optional_claims, required_claims,
 };
 pub use authz::Requirement;
 pub use claims::{Audience, DefaultClaims, RegisteredClaims};
@@ -196,6 +196,14 @@ macro_rules! __jwt_auth_middleware_type {
             /// Replaces the error response. Defaults to the RFC 6750 answer.
             pub fn error_responder(mut self, responder: impl $crate::ErrorResponder) -> Self {
                 self.authenticator = self.authenticator.error_responder(responder);
+                self
+            }
+
+            /// How many verified tokens to keep (a token seen again skips
+            /// the signature check; `exp`/`nbf` and revocation are still
+            /// checked). `0` turns the cache off. Defaults to 10,000.
+            pub fn cache_capacity(mut self, capacity: u64) -> Self {
+                self.authenticator = self.authenticator.cache_capacity(capacity);
                 self
             }
 
