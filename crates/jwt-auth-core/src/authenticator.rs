@@ -11,6 +11,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 use crate::BoxFuture;
+use crate::cache::{Scope, TokenCache};
 use crate::error::{AuthError, AuthErrorKind, DefaultResponder, ErrorResponder, ErrorResponse};
 use crate::json::{self, JsonError};
 use crate::jws::{CompactParts, JwsHeader};
@@ -76,6 +77,7 @@ struct Config {
     refresh_only: bool,
     /// Most verified tokens kept; 0 turns the cache off.
     cache_capacity: u64,
+    cache: TokenCache,
 }
 
 impl fmt::Debug for Authenticator {
@@ -109,12 +111,17 @@ impl Authenticator {
                 fail_open: false,
                 refresh_only: false,
                 cache_capacity: DEFAULT_CACHE_CAPACITY,
+                cache: TokenCache::new(DEFAULT_CACHE_CAPACITY),
             }),
         }
     }
 
+    /// The configuration, for a builder method to change. The cache starts
+    /// empty again: entries verified under other settings must not be used.
     fn config(&mut self) -> &mut Config {
-        Arc::make_mut(&mut self.inner)
+        let config = Arc::make_mut(&mut self.inner);
+        config.cache = TokenCache::new(config.cache_capacity);
+        config
     }
 
     /// Replaces all claim checks at once. Defaults to [`Validation::new`].
@@ -224,8 +231,15 @@ impl Authenticator {
     /// turns the cache off. Defaults to 10,000.
     #[must_use]
     pub fn cache_capacity(mut self, capacity: u64) -> Self {
-        self.config().cache_capacity = capacity;
+        let config = self.config();
+        config.cache_capacity = capacity;
+        config.cache = TokenCache::new(capacity);
         self
+    }
+
+    /// How many verified tokens the cache holds now.
+    pub fn cached_tokens(&self) -> u64 {
+        self.inner.cache.len()
     }
 
     /// Accepts refresh tokens (and, with `typ`, only them): for the
@@ -343,6 +357,23 @@ impl Authenticator {
     fn attempt(&self, token: &str, mode: Mode) -> Attempt {
         let config = &*self.inner;
         let v = &config.validation;
+        let hash = if config.cache.is_enabled() && token.len() <= v.max_token_len {
+            let hash = TokenCache::hash(token);
+            if let Some(hit) = config.cache.get(&hash, v.now_time(), v.leeway) {
+                return Attempt::Done(Ok(hit));
+            }
+            Some(hash)
+        } else {
+            None
+        };
+        let remember = |verified: Result<VerifiedToken, AuthError>, scope: Scope| {
+            if let (Some(hash), Ok(token)) = (hash, &verified) {
+                config
+                    .cache
+                    .insert(hash, token, scope, v.now_time(), v.leeway);
+            }
+            Attempt::Done(verified)
+        };
         let parts = match CompactParts::split(token, v.max_token_len) {
             Ok(parts) => parts,
             Err(e) => return Attempt::Done(Err(e)),
@@ -376,9 +407,10 @@ impl Authenticator {
             }
         }
         match &source.repr {
-            Repr::Static(keys) => Attempt::Done(
+            Repr::Static(keys) => remember(
                 keys.select(header.alg(), header.kid())
                     .and_then(|key| self.finish(&parts, &header, key, claims.clone(), None)),
+                Scope::Static,
             ),
             #[cfg(feature = "remote")]
             Repr::Remote(remote) => {
@@ -392,13 +424,10 @@ impl Authenticator {
                     return Attempt::Done(Err(AuthErrorKind::KeysUnavailable.into()));
                 };
                 match loaded.keys.select(header.alg(), kid) {
-                    Ok(key) => Attempt::Done(self.finish(
-                        &parts,
-                        &header,
-                        key,
-                        claims.clone(),
-                        remote.issuer(),
-                    )),
+                    Ok(key) => remember(
+                        self.finish(&parts, &header, key, claims.clone(), remote.issuer()),
+                        Scope::Remote(remote.clone(), loaded.generation),
+                    ),
                     Err(e) if e.kind() == AuthErrorKind::UnknownKey => {
                         match mode {
                             Mode::MayRefresh if !remote.known_unknown(kid) => {

@@ -57,6 +57,7 @@
 mod authenticator;
 mod authz;
 mod b64;
+mod cache;
 mod claims;
 mod error;
 mod issue;

@@ -702,7 +702,7 @@ struct StatusInner {
 pub(crate) struct Loaded {
     pub(crate) keys: KeySet,
     loaded_at: Instant,
-    generation: u64,
+    pub(crate) generation: u64,
     body_hash: Option<u64>,
 }
 

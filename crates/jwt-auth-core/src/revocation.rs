@@ -216,14 +216,21 @@ impl Default for MemoryStore {
 }
 
 impl MemoryStore {
-    /// An empty store holding at most 1,000,000 entries.
+    /// An empty store. Entries leave when their tokens expire; nothing is
+    /// evicted before that, since evicting a revocation would bring a token
+    /// back.
     pub fn new() -> Self {
-        Self::with_capacity(1_000_000)
+        Self {
+            entries: moka::sync::Cache::builder()
+                .expire_after(EntryExpiry)
+                .build(),
+        }
     }
 
-    /// An empty store holding at most `max_entries` entries. When full, the
-    /// least useful entries are evicted: size it above the number of tokens
-    /// revoked within the longest token lifetime.
+    /// An empty store holding at most `max_entries` entries. **When full,
+    /// entries are evicted before they expire, and an evicted revocation no
+    /// longer applies**: size it well above the number of tokens revoked
+    /// within the longest token lifetime, or use [`new`](Self::new).
     pub fn with_capacity(max_entries: u64) -> Self {
         Self {
             entries: moka::sync::Cache::builder()

@@ -196,6 +196,10 @@ impl Validation {
         self
     }
 
+    pub(crate) fn now_time(&self) -> SystemTime {
+        self.clock.as_ref().map_or_else(SystemTime::now, |c| c())
+    }
+
     pub(crate) fn now(&self) -> f64 {
         let now = self.clock.as_ref().map_or_else(SystemTime::now, |c| c());
         now.duration_since(UNIX_EPOCH)
