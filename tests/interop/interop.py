@@ -10,133 +10,47 @@ body). Only 127.0.0.1 is used.
 Usage: interop.py [BIN_DIR]   (default: target/debug)
 """
 import base64
-import hashlib
-import hmac
 import json
 import os
-import socket
-import subprocess
 import sys
 import time
-import threading
-import urllib.error
-import urllib.request
 import warnings
 
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(ROOT, "tests", "pysupport"))
 
 import jwt as pyjwt
 with warnings.catch_warnings():
     # authlib.jose announces its successor (joserfc) on import; it still works.
     warnings.simplefilter("ignore")
     from authlib.jose import jwt as authlib_jwt
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, padding
-from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+from cryptography.hazmat.primitives import serialization
 from jwcrypto import jwk as jc_jwk, jwt as jc_jwt
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-KEYS = os.path.join(ROOT, "tests", "keys")
+from demo_support import (KEYS, DemoProcess, Suite, b64, forge, make_claims, private_key,
+                          read_key)
+
 BIN_DIR = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "target", "debug")
 ISSUER = "https://issuer.test"
 AUDIENCE = "api"
 SECRET = "interop-secret-0123456789abcdef-0123456789abcdef-0123456789abcdef"
 
 
-def b64(data):
-    if isinstance(data, str):
-        data = data.encode()
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+class Demo(DemoProcess):
+    force_rust_log = True
 
-
-def read(name):
-    with open(os.path.join(KEYS, name), "rb") as f:
-        return f.read()
-
-
-def private(name):
-    return serialization.load_pem_private_key(read(name), password=None)
-
-
-def raw_sign(alg, key, signing_input):
-    """Signs with the given algorithm whatever the header says."""
-    msg = signing_input.encode()
-    if alg.startswith("HS"):
-        digest = {"HS256": hashlib.sha256, "HS384": hashlib.sha384, "HS512": hashlib.sha512}[alg]
-        return hmac.new(key, msg, digest).digest()
-    h = {"256": hashes.SHA256(), "384": hashes.SHA384(), "512": hashes.SHA512()}.get(alg[2:])
-    if alg.startswith("RS"):
-        return key.sign(msg, padding.PKCS1v15(), h)
-    if alg.startswith("PS"):
-        return key.sign(msg, padding.PSS(mgf=padding.MGF1(h), salt_length=h.digest_size), h)
-    if alg.startswith("ES"):
-        r, s = decode_dss_signature(key.sign(msg, ec.ECDSA(h)))
-        size = (key.curve.key_size + 7) // 8
-        return r.to_bytes(size, "big") + s.to_bytes(size, "big")
-    if alg == "EdDSA":
-        return key.sign(msg)
-    raise ValueError(alg)
-
-
-def forge(header, claims, alg=None, key=None, signature=None):
-    """Builds a token from raw header/claims text (str) or dicts."""
-    h = header if isinstance(header, str) else json.dumps(header, separators=(",", ":"))
-    c = claims if isinstance(claims, str) else json.dumps(claims, separators=(",", ":"))
-    signing_input = f"{b64(h)}.{b64(c)}"
-    if signature is None:
-        signature = raw_sign(alg, key, signing_input)
-    return f"{signing_input}.{b64(signature)}"
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Demo:
     def __init__(self, binary, env):
-        self.port = free_port()
-        full_env = {k: v for k, v in os.environ.items() if not k.startswith("JWT_")}
-        full_env.update(env)
-        full_env["DEMO_ADDR"] = f"127.0.0.1:{self.port}"
-        full_env["RUST_LOG"] = "warn"
-        self.proc = subprocess.Popen(
-            [os.path.join(BIN_DIR, binary)], env=full_env,
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        # The demo prints its banner once the socket is bound: wait for that line.
-        deadline = time.monotonic() + 30
-        for line in self.proc.stdout:
-            if "listening on" in line:
-                break
-            if time.monotonic() > deadline:
-                break
-        else:
-            raise RuntimeError(f"{binary} exited: {self.proc.wait()}")
-        # Keep draining its output so the demo never blocks on a full pipe.
-        threading.Thread(target=lambda: [None for _ in self.proc.stdout], daemon=True).start()
+        super().__init__(BIN_DIR, binary, env)
 
     def get(self, path, headers=None):
-        req = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}", headers=headers or {})
-        try:
-            with urllib.request.urlopen(req, timeout=10) as r:
-                return r.status, r.headers.get("WWW-Authenticate"), r.read().decode()
-        except urllib.error.HTTPError as e:
-            return e.code, e.headers.get("WWW-Authenticate"), e.read().decode()
-
-    def stop(self):
-        self.proc.terminate()
-        self.proc.wait(timeout=10)
+        a = self.request("GET", path, headers)
+        if a.error:
+            raise ConnectionError(f"{self.binary} did not answer GET {path}: {a.error}")
+        return a.status, a.www, a.body
 
 
 def claims(**extra):
-    now = int(time.time())
-    c = {"sub": "alice", "iss": ISSUER, "aud": AUDIENCE, "iat": now, "exp": now + 600, "roles": ["user"]}
-    for k, v in extra.items():
-        if v is None:
-            c.pop(k, None)
-        else:
-            c[k] = v
-    return c
+    return make_claims(ISSUER, AUDIENCE, **extra)
 
 
 def library_tokens(alg, sign_key_pem, secret):
@@ -176,7 +90,7 @@ def attack_cases(alg, key, pub_file):
         cases.append((1, f"alg {none} without signature", forge({"alg": none}, c, signature=b""), 401))
         cases.append((1, f"alg {none} with signature", forge({"alg": none}, c, signature=b"sig"), 401))
     if pub_file:
-        pem = read(pub_file)
+        pem = read_key(pub_file)
         cases.append((2, "HS256 keyed with the public key PEM", forge({"alg": "HS256"}, c, "HS256", pem), 401))
         der = serialization.load_pem_public_key(pem).public_bytes(
             serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
@@ -186,7 +100,7 @@ def attack_cases(alg, key, pub_file):
     if alg == "RS256":
         cases.append((3, "PS256 against an RS256 key", forge({"alg": "PS256"}, c, "PS256", key), 401))
     if alg == "ES256":
-        cases.append((3, "ES384 against a P-256 key", forge({"alg": "ES384"}, c, "ES384", private("p384.pem")), 401))
+        cases.append((3, "ES384 against a P-256 key", forge({"alg": "ES384"}, c, "ES384", private_key("p384.pem")), 401))
         cases.append((4, "ES256 r=0,s=0", forge({"alg": "ES256"}, c, signature=bytes(64)), 401))
         raw = base64.urlsafe_b64decode(s + "==")
         r, s_ = int.from_bytes(raw[:32], "big"), int.from_bytes(raw[32:], "big")
@@ -233,23 +147,16 @@ def attack_cases(alg, key, pub_file):
 
 
 def main():
-    passed = failed = 0
-
-    def report(ok, text):
-        nonlocal passed, failed
-        if ok:
-            passed += 1
-        else:
-            failed += 1
-            print(f"FAIL {text}")
+    suite = Suite(show_passes=False)   # one FAIL line per failure, then the counts
+    report = suite.check
 
     for name, alg, env, key_file in CONFIGS:
         env = dict(env, JWT_ISSUER=ISSUER, JWT_AUDIENCE=AUDIENCE, JWT_LEEWAY="60")
         demos = [Demo("axum-demo", env), Demo("actix-demo", env)]
         try:
             if key_file:
-                sign_pem = read(key_file)
-                key = private(key_file)
+                sign_pem = read_key(key_file)
+                key = private_key(key_file)
                 pub_file = key_file.replace(".pem", ".pub.pem")
             else:
                 sign_pem, key, pub_file = None, SECRET.encode(), None
@@ -283,9 +190,7 @@ def main():
         finally:
             for d in demos:
                 d.stop()
-    print(f"interop: {len(CONFIGS)} key types x 2 demos")
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed else 0
+    return suite.finish(f"interop: {len(CONFIGS)} key types x 2 demos")
 
 
 if __name__ == "__main__":

@@ -41,8 +41,6 @@ S4 Redis (a redis-server started here on a free port), one axum-demo and one act
    closed); redis-server is restarted on the same port: /me is 200 again on both within
    10 s.
 """
-import argparse
-import base64
 import json
 import os
 import shutil
@@ -52,14 +50,18 @@ import sys
 import tempfile
 import threading
 import time
-import traceback
-import http.client
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(ROOT, "tests", "pysupport"))
 
 import jwt as pyjwt
 from cryptography.hazmat.primitives import serialization
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-KEYS = os.path.join(ROOT, "tests", "keys")
+from demo_support import (KEYS, LIVE, Abort, DemoProcess, ScenarioRun, Suite, compare, error_of,
+                          demo_arguments, free_port, is_invalid_token, is_unavailable, kill_live,
+                          parse_demo_arguments, private_key, run_one, skip_or_fail, unb64)
+from demo_support import Answer as HttpAnswer
+
 DEMOS = ["axum-demo", "actix-demo"]
 BIN_DIR = os.path.join(ROOT, "target", "debug")
 
@@ -77,22 +79,8 @@ RECOVERY_DEADLINE = 10.0  # Redis reconnection is time-based: poll at most this 
 RACERS = 8                # concurrent refreshes of one refresh token
 
 
-class Abort(Exception):
-    """Stops one scenario for one demo (already reported as a failure)."""
-
-
 # ---------------------------------------------------------------------------------------
 # JOSE and cookie helpers
-
-def b64(data):
-    if isinstance(data, str):
-        data = data.encode()
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def unb64(text):
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
 
 def decode_jwt(token):
     """(header, claims) of a compact JWS, without verifying it; None when it is not one."""
@@ -112,15 +100,9 @@ def looks_like_jwt(text):
     return isinstance(text, str) and decode_jwt(text) is not None
 
 
-def read_key(name):
-    with open(os.path.join(KEYS, name), "rb") as f:
-        return f.read()
-
-
 def public_pem_of(private_name):
-    key = serialization.load_pem_private_key(read_key(private_name), password=None)
-    return key.public_key().public_bytes(serialization.Encoding.PEM,
-                                         serialization.PublicFormat.SubjectPublicKeyInfo)
+    return private_key(private_name).public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
 
 
 def parse_set_cookie(value):
@@ -143,26 +125,8 @@ def is_int(v):
 # ---------------------------------------------------------------------------------------
 # HTTP plumbing
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Answer:
-    def __init__(self, status=None, headers=None, body="", error=None, elapsed=0.0):
-        self.status, self.body, self.error, self.elapsed = status, body, error, elapsed
-        self.headers = headers or []       # [(name, value)] in order, repeats kept
-
-    def header(self, name):
-        for k, v in self.headers:
-            if k.lower() == name.lower():
-                return v
-        return None
-
-    @property
-    def www(self):
-        return self.header("WWW-Authenticate")
+class Answer(HttpAnswer):
+    """An HTTP answer, with its Set-Cookie headers parsed."""
 
     @property
     def set_cookies(self):
@@ -176,48 +140,12 @@ class Answer:
             return found[0]
         return found or None
 
-    def json(self):
-        try:
-            return json.loads(self.body)
-        except (TypeError, ValueError):
-            return None
-
     def __repr__(self):
         if self.error:
             return f"<no answer: {self.error} after {self.elapsed:.2f}s>"
         body = self.body if len(self.body) < 200 else self.body[:200] + "..."
         extra = f" set-cookie={self.set_cookies!r}" if self.set_cookies else ""
         return f"<{self.status} www={self.www!r} body={body!r}{extra}>"
-
-
-def http_request(port, method, path, headers=None, body=None, timeout=10):
-    start = time.monotonic()
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-    try:
-        if isinstance(body, str):
-            body = body.encode()
-        conn.request(method, path, body=body, headers=headers or {})
-        r = conn.getresponse()
-        data = r.read().decode(errors="replace")
-        return Answer(r.status, list(r.getheaders()), data, elapsed=time.monotonic() - start)
-    except (OSError, http.client.HTTPException) as e:
-        return Answer(error=repr(e), elapsed=time.monotonic() - start)
-    finally:
-        conn.close()
-
-
-def error_of(a):
-    body = a.json()
-    return body.get("error") if isinstance(body, dict) else None
-
-
-def is_invalid_token(a):
-    return (a.status == 401 and (a.www or "").startswith("Bearer")
-            and 'error="invalid_token"' in (a.www or "") and error_of(a) == "invalid_token")
-
-
-def is_unavailable(a):
-    return a.status == 503 and a.www is None and error_of(a) == "temporarily_unavailable"
 
 
 def scrub(value):
@@ -248,9 +176,6 @@ def comparable(a, body="full"):
 
 # ---------------------------------------------------------------------------------------
 # Processes: redis-server and the demos
-
-LIVE = []   # processes to end if the suite is interrupted
-
 
 class Redis:
     """A real redis-server on 127.0.0.1:port, no persistence; can be killed and restarted."""
@@ -322,41 +247,12 @@ class Redis:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-class Demo:
+class Demo(DemoProcess):
+    missing_error = Abort
+    answer_class = Answer
+
     def __init__(self, binary, env):
-        self.binary = binary
-        self.port = free_port()
-        full_env = {k: v for k, v in os.environ.items() if not k.startswith("JWT_")}
-        full_env.update(env)
-        full_env["DEMO_ADDR"] = f"127.0.0.1:{self.port}"
-        full_env.setdefault("RUST_LOG", "warn")
-        self.lines = []
-        self.banner = threading.Event()
-        path = os.path.join(BIN_DIR, binary)
-        if not os.path.exists(path):
-            raise Abort(f"{path} does not exist (cargo build -p axum-demo -p actix-demo)")
-        self.proc = subprocess.Popen([path], env=full_env, stdout=subprocess.PIPE,
-                                     stderr=subprocess.STDOUT, text=True)
-        LIVE.append(self.proc)
-        threading.Thread(target=self._drain, daemon=True).start()
-        # The demo prints its banner once the socket is bound: wait for that line.
-        if not self.banner.wait(30) or self.proc.poll() is not None:
-            self.stop()
-            raise RuntimeError(f"{binary} did not print 'listening on'; output: {self.tail()}")
-
-    def _drain(self):
-        # Keep reading so that the demo never blocks on a full pipe.
-        for line in self.proc.stdout:
-            self.lines.append(line.rstrip("\n"))
-            if "listening on" in line:
-                self.banner.set()
-        self.banner.set()
-
-    def tail(self, n=8):
-        return " | ".join(self.lines[-n:])
-
-    def request(self, method, path, headers=None, body=None, timeout=10):
-        return http_request(self.port, method, path, headers, body, timeout)
+        super().__init__(BIN_DIR, binary, env)
 
     def login(self, user, password=None, raw=None):
         if password is None:
@@ -383,57 +279,16 @@ class Demo:
     def me(self, token):
         return self.get("/me", token)
 
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        if self.proc in LIVE:
-            LIVE.remove(self.proc)
-
 
 # ---------------------------------------------------------------------------------------
 # Bookkeeping
 
-class Suite:
-    def __init__(self):
-        self.passed = self.failed = self.skipped = 0
-        self.lock = threading.Lock()
-
-    def check(self, ok, text, detail=None):
-        with self.lock:
-            if ok:
-                self.passed += 1
-                print(f"PASS {text}", flush=True)
-            else:
-                self.failed += 1
-                print(f"FAIL {text}" + (f": {detail}" if detail is not None else ""), flush=True)
-        return ok
-
-    def skip(self, text):
-        self.skipped += 1
-        print(f"SKIP {text}", flush=True)
-
-
-class Run:
+class Run(ScenarioRun):
     """One scenario against one demo (or one pair): prefixes lines, records answers."""
 
     def __init__(self, suite, scenario, name):
-        self.suite, self.scenario, self.name = suite, scenario, name
-        self.answers = {}
-        self.cleanup = []
+        super().__init__(suite, scenario, name)
         self.jtis = set()
-
-    def check(self, ok, what, detail=None):
-        return self.suite.check(ok, f"[{self.name}] {self.scenario}: {what}", detail)
-
-    def need(self, ok, what, detail=None):
-        """A check the rest of the scenario depends on."""
-        if not self.check(ok, what, detail):
-            raise Abort(what)
 
     def record(self, label, answer, body="full"):
         """Remembers what the demo answered, to compare with the other demo."""
@@ -444,13 +299,6 @@ class Run:
         d = Demo(binary, env)
         self.cleanup.append(d.stop)
         return d
-
-    def close(self):
-        for stop in reversed(self.cleanup):
-            try:
-                stop()
-            except Exception as e:   # noqa: BLE001 - cleanup must go on
-                print(f"warning: cleanup failed: {e!r}", flush=True)
 
 
 # ---------------------------------------------------------------------------------------
@@ -942,26 +790,6 @@ SCENARIOS = [
 ]
 
 
-def run_one(run, fn, *args):
-    try:
-        fn(run, *args)
-    except Abort:
-        pass   # already reported
-    except Exception:   # noqa: BLE001 - a broken scenario is a failure, not a crash
-        run.check(False, "scenario raised", traceback.format_exc().strip().replace("\n", " | "))
-    finally:
-        run.close()
-
-
-def compare(suite, title, first, second, names):
-    common = [label for label in first.answers if label in second.answers]
-    diff = {label: (first.answers[label], second.answers[label])
-            for label in common if first.answers[label] != second.answers[label]}
-    suite.check(bool(common) and not diff,
-                f"[{names[0]} = {names[1]}] {title}: {len(common)} answers identical",
-                diff or "nothing to compare")
-
-
 def run_scenario(suite, sid, name, fn, demos):
     runs = []
     for binary in demos:
@@ -975,15 +803,8 @@ def run_scenario(suite, sid, name, fn, demos):
 def redis_binary(suite):
     binary = shutil.which("redis-server")
     if binary is None:
-        message = "redis-server is not on PATH: the Redis scenario (S4) cannot run"
-        if os.environ.get("CI") == "true":
-            suite.check(False, f"S4: {message} (CI=true: redis-server is required)")
-        else:
-            print("!" * 78, flush=True)
-            print(f"SKIPPED: {message}. Install it (apt-get install redis-server) to run it.",
-                  flush=True)
-            print("!" * 78, flush=True)
-            suite.skip(f"S4: {message}")
+        skip_or_fail(suite, "S4", "redis-server is not on PATH: the Redis scenario (S4) cannot run",
+                     "redis-server", "Install it (apt-get install redis-server) to run it.")
     return binary
 
 
@@ -1051,7 +872,7 @@ def self_test(suite):
     suite.check(signature_problems(access[:-2] + "AA", cfg, True) != [],
                 "self-test: PyJWT refuses a broken signature")
     for alg, key_file in KEY_CONFIGS:
-        k = serialization.load_pem_private_key(read_key(key_file), password=None)
+        k = private_key(key_file)
         t = pyjwt.encode(access_claims, k, alg, headers={"typ": "at+jwt"})
         kcfg = Config(alg, public_pem_of(key_file), ISSUERS, AUDIENCES)
         suite.check(signature_problems(t, kcfg, True) == [], f"self-test: PyJWT verifies {alg} with "
@@ -1104,15 +925,9 @@ def self_test(suite):
 
 def main():
     global BIN_DIR
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("bin_dir", nargs="?", default=BIN_DIR)
-    parser.add_argument("--only", default="", help="comma list of scenario ids (S1,S2,S3,S4)")
-    parser.add_argument("--demos", default=",".join(DEMOS))
+    parser = demo_arguments(__doc__, BIN_DIR, DEMOS, "comma list of scenario ids (S1,S2,S3,S4)")
     parser.add_argument("--self-test", action="store_true", help="check this script's helpers only")
-    args = parser.parse_args()
-    BIN_DIR = os.path.abspath(args.bin_dir)
-    demos = [d for d in args.demos.split(",") if d]
-    only = {s.strip() for s in args.only.split(",") if s.strip()}
+    args, BIN_DIR, demos, only = parse_demo_arguments(parser)
 
     suite = Suite()
     start = time.monotonic()
@@ -1126,12 +941,8 @@ def main():
             if not only or "S4" in only:
                 run_redis(suite, demos)
     finally:
-        for proc in list(LIVE):
-            proc.kill()
-    print(f"lifecycle: {len(demos)} demos, {time.monotonic() - start:.0f}s")
-    tail = f", {suite.skipped} skipped" if suite.skipped else ""
-    print(f"{suite.passed} passed, {suite.failed} failed{tail}")
-    return 1 if suite.failed else 0
+        kill_live()
+    return suite.finish(f"lifecycle: {len(demos)} demos, {time.monotonic() - start:.0f}s")
 
 
 if __name__ == "__main__":

@@ -47,17 +47,13 @@ B. A real OpenID Provider (node tests/oidc/provider.mjs): client_credentials + r
       kid is 401 (keys are per issuer); an iss not configured is 401 and no discovery or
       JWKS request reaches either provider or the token's iss URL.
 """
-import argparse
 import base64
 import collections
 import concurrent.futures
-import hashlib
-import hmac
 import http.server
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -69,11 +65,18 @@ import urllib.parse
 import urllib.request
 import uuid
 
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
-from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
-
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(ROOT, "tests", "pysupport"))
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+
+from demo_support import (LIVE, Abort, Answer, DemoProcess, ScenarioRun, Suite, b64, compare,
+                          demo_arguments, forge, free_port, http_request, is_unavailable, kill_live,
+                          make_claims, override, parse_demo_arguments, run_one, skip_or_fail,
+                          stop_process, unb64)
+from demo_support import is_invalid_token as invalid_token_answer
+
 OIDC_DIR = os.path.join(ROOT, "tests", "oidc")
 PROVIDER_JS = os.path.join(OIDC_DIR, "provider.mjs")
 DEMOS = ["axum-demo", "actix-demo"]
@@ -86,52 +89,8 @@ FIRST_FETCH_WAIT = 8.0                   # how long a demo may take to make its 
 BIN_DIR = os.path.join(ROOT, "target", "debug")
 
 
-class Abort(Exception):
-    """Stops one scenario for one demo (already reported as a failure)."""
-
-
 # ---------------------------------------------------------------------------------------
-# JOSE helpers (copied from tests/interop/interop.py, plus JWK export)
-
-def b64(data):
-    if isinstance(data, str):
-        data = data.encode()
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def unb64(text):
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
-def raw_sign(alg, key, signing_input):
-    """Signs with the given algorithm whatever the header says."""
-    msg = signing_input.encode()
-    if alg.startswith("HS"):
-        digest = {"HS256": hashlib.sha256, "HS384": hashlib.sha384, "HS512": hashlib.sha512}[alg]
-        return hmac.new(key, msg, digest).digest()
-    h = {"256": hashes.SHA256(), "384": hashes.SHA384(), "512": hashes.SHA512()}.get(alg[2:])
-    if alg.startswith("RS"):
-        return key.sign(msg, padding.PKCS1v15(), h)
-    if alg.startswith("PS"):
-        return key.sign(msg, padding.PSS(mgf=padding.MGF1(h), salt_length=h.digest_size), h)
-    if alg.startswith("ES"):
-        r, s = decode_dss_signature(key.sign(msg, ec.ECDSA(h)))
-        size = (key.curve.key_size + 7) // 8
-        return r.to_bytes(size, "big") + s.to_bytes(size, "big")
-    if alg == "EdDSA":
-        return key.sign(msg)
-    raise ValueError(alg)
-
-
-def forge(header, claims, alg=None, key=None, signature=None):
-    """Builds a token from raw header/claims text (str) or dicts."""
-    h = header if isinstance(header, str) else json.dumps(header, separators=(",", ":"))
-    c = claims if isinstance(claims, str) else json.dumps(claims, separators=(",", ":"))
-    signing_input = f"{b64(h)}.{b64(c)}"
-    if signature is None:
-        signature = raw_sign(alg, key, signing_input)
-    return f"{signing_input}.{b64(signature)}"
-
+# JOSE helpers (b64, forge, ... are in tests/pysupport/demo_support.py), plus JWK export
 
 def decode_part(token, index):
     return json.loads(unb64(token.split(".")[index]))
@@ -192,12 +151,7 @@ class Key:
 
     def jwk(self, with_private=False, **overrides):
         jwk = dict(jwk_of(self.private, with_private), kid=self.kid, alg=self.alg, use="sig")
-        for name, value in overrides.items():
-            if value is None:
-                jwk.pop(name, None)
-            else:
-                jwk[name] = value
-        return jwk
+        return override(jwk, overrides)
 
     def public_pem(self):
         return self.private.public_key().public_bytes(
@@ -215,15 +169,7 @@ class Key:
 
 
 def claims(**extra):
-    now = int(time.time())
-    c = {"sub": "alice", "iss": ISSUER, "aud": AUDIENCE, "iat": now, "exp": now + 600,
-         "roles": ["user"]}
-    for k, v in extra.items():
-        if v is None:
-            c.pop(k, None)
-        else:
-            c[k] = v
-    return c
+    return make_claims(ISSUER, AUDIENCE, **extra)
 
 
 def none_token(c, kid):
@@ -233,58 +179,11 @@ def none_token(c, kid):
 # ---------------------------------------------------------------------------------------
 # HTTP plumbing
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Answer:
-    def __init__(self, status, www, body, elapsed, error=None):
-        self.status, self.www, self.body, self.elapsed, self.error = status, www, body, elapsed, error
-
-    def json(self):
-        try:
-            return json.loads(self.body)
-        except (TypeError, ValueError):
-            return None
-
-    def __repr__(self):
-        if self.error:
-            return f"<no answer: {self.error} after {self.elapsed:.2f}s>"
-        body = self.body if len(self.body) < 160 else self.body[:160] + "..."
-        return f"<{self.status} www={self.www!r} body={body} {self.elapsed:.2f}s>"
-
-
-def http_get(url, headers=None, timeout=10):
-    req = urllib.request.Request(url, headers=headers or {})
-    start = time.monotonic()
-    try:
-        with urllib.request.urlopen(req, timeout=timeout) as r:
-            return Answer(r.status, r.headers.get("WWW-Authenticate"), r.read().decode(),
-                          time.monotonic() - start)
-    except urllib.error.HTTPError as e:
-        return Answer(e.code, e.headers.get("WWW-Authenticate"), e.read().decode(),
-                      time.monotonic() - start)
-    except (OSError, urllib.error.URLError) as e:
-        return Answer(None, None, "", time.monotonic() - start, error=repr(e))
-
-
 def is_invalid_token(a, secret_text=None):
-    body = a.json()
-    ok = (a.status == 401 and (a.www or "").startswith("Bearer")
-          and 'error="invalid_token"' in (a.www or "")
-          and isinstance(body, dict) and body.get("error") == "invalid_token"
-          and "error_description" in body)
+    ok = invalid_token_answer(a) and "error_description" in a.json()
     if ok and secret_text:  # error_description never echoes key ids or token content
         ok = secret_text not in a.body and secret_text not in (a.www or "")
     return ok
-
-
-def is_unavailable(a):
-    body = a.json()
-    return (a.status == 503 and a.www is None and isinstance(body, dict)
-            and body.get("error") == "temporarily_unavailable")
 
 
 def is_claims(a, c):
@@ -414,44 +313,15 @@ class JwksServer:
 # ---------------------------------------------------------------------------------------
 # Processes: the demos and the OpenID Provider
 
-LIVE = []   # processes to end if the suite is interrupted
+class Demo(DemoProcess):
+    missing_error = Abort
+    start_error = Abort
 
-
-class Demo:
     def __init__(self, binary, env):
-        self.binary = binary
-        self.port = free_port()
-        full_env = {k: v for k, v in os.environ.items() if not k.startswith("JWT_")}
-        full_env.update(env)
-        full_env["DEMO_ADDR"] = f"127.0.0.1:{self.port}"
-        full_env.setdefault("RUST_LOG", "warn")
-        self.lines = []
-        self.banner = threading.Event()
-        path = os.path.join(BIN_DIR, binary)
-        if not os.path.exists(path):
-            raise Abort(f"{path} does not exist (cargo build -p axum-demo -p actix-demo)")
-        self.proc = subprocess.Popen([path], env=full_env, stdout=subprocess.PIPE,
-                                     stderr=subprocess.STDOUT, text=True)
-        LIVE.append(self.proc)
-        threading.Thread(target=self._drain, daemon=True).start()
-        # The demo prints its banner once the socket is bound: wait for that line.
-        if not self.banner.wait(30) or self.proc.poll() is not None:
-            self.stop()
-            raise Abort(f"{binary} did not print 'listening on'; output: {self.tail()}")
-
-    def _drain(self):
-        # Keep reading so that the demo never blocks on a full pipe.
-        for line in self.proc.stdout:
-            self.lines.append(line.rstrip("\n"))
-            if "listening on" in line:
-                self.banner.set()
-        self.banner.set()
-
-    def tail(self, n=8):
-        return " | ".join(self.lines[-n:])
+        super().__init__(BIN_DIR, binary, env)
 
     def get(self, path, headers=None, timeout=10):
-        return http_get(f"http://127.0.0.1:{self.port}{path}", headers, timeout)
+        return self.request("GET", path, headers, timeout=timeout)
 
     def me(self, token, timeout=10):
         return self.get("/me", {"Authorization": f"Bearer {token}"}, timeout)
@@ -469,17 +339,6 @@ class Demo:
             if ready is True or time.monotonic() > deadline:
                 return ready is True
             time.sleep(0.02)
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        if self.proc in LIVE:
-            LIVE.remove(self.proc)
 
 
 CLIENT_ID = "remote-keys-test"
@@ -542,7 +401,7 @@ class Provider:
         if not ready.wait(30) or self.issuer is None:
             self.stop()
             raise RuntimeError(f"provider {name} did not start: {' | '.join(self.log[-10:])}")
-        meta = json.loads(http_get(self.issuer + DISCOVERY).body)
+        meta = json.loads(http_request("GET", self.issuer + DISCOVERY).body)
         self.token_endpoint = meta["token_endpoint"]
         self.jwks_path = "GET " + urllib.parse.urlsplit(meta["jwks_uri"]).path
         self.discovery_meta = meta
@@ -564,7 +423,7 @@ class Provider:
 
     def stats(self):
         """Exact request counts, straight from the provider (its /__test__/requests)."""
-        return json.loads(http_get(self.issuer + "/__test__/requests").body)
+        return json.loads(http_request("GET", self.issuer + "/__test__/requests").body)
 
     def access_token(self, alg):
         """client_credentials + resource (RFC 8707) → RFC 9068 JWT access token."""
@@ -584,49 +443,15 @@ class Provider:
         return token, decode_part(token, 0), decode_part(token, 1)
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        if self.proc in LIVE:
-            LIVE.remove(self.proc)
+        stop_process(self.proc)
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
 # ---------------------------------------------------------------------------------------
 # Reporting
 
-class Suite:
-    def __init__(self):
-        self.passed = self.failed = self.skipped = 0
-
-    def check(self, ok, text, detail=None):
-        if ok:
-            self.passed += 1
-            print(f"PASS {text}", flush=True)
-        else:
-            self.failed += 1
-            print(f"FAIL {text}" + (f": {detail}" if detail is not None else ""), flush=True)
-        return ok
-
-    def skip(self, text):
-        self.skipped += 1
-        print(f"SKIP {text}", flush=True)
-
-
-class Run:
+class Run(ScenarioRun):
     """One scenario against one demo: prefixes check lines and records answers to compare."""
-
-    def __init__(self, suite, scenario, binary):
-        self.suite, self.scenario, self.binary = suite, scenario, binary
-        self.answers = {}
-        self.cleanup = []
-
-    def check(self, ok, what, detail=None):
-        return self.suite.check(ok, f"[{self.binary}] {self.scenario}: {what}", detail)
 
     def record(self, label, answer):
         """Remembers what the demo answered, to compare with the other demo."""
@@ -639,7 +464,7 @@ class Run:
         return answer
 
     def demo(self, env):
-        d = Demo(self.binary, env)
+        d = Demo(self.name, env)
         self.cleanup.append(d.stop)
         return d
 
@@ -647,13 +472,6 @@ class Run:
         s = JwksServer(*args, **kwargs)
         self.cleanup.append(s.stop)
         return s
-
-    def close(self):
-        for stop in reversed(self.cleanup):
-            try:
-                stop()
-            except Exception as e:   # noqa: BLE001 - cleanup must go on
-                print(f"warning: cleanup failed: {e!r}", flush=True)
 
 
 def wait_out_cooldown(seconds):
@@ -838,7 +656,7 @@ def a4_failures(run, K):
     run.check(waiter.is_alive(), "#23 JWKS hangs: the unknown-kid request was still waiting on the fetch",
               pending.get("a"))
     waiter.join(FETCH_TIMEOUT + 10)
-    a = pending.get("a") or Answer(None, None, "", 0, "still waiting")
+    a = pending.get("a") or Answer(error="still waiting")
     run.record("/me unknown after hang", a)
     run.check(is_invalid_token(a, kid) and a.elapsed < FETCH_TIMEOUT + 3,
               f"#23 JWKS hangs: the unknown-kid request → 401 after the fetch timeout ({a.elapsed:.1f}s)", a)
@@ -912,7 +730,7 @@ def a6_slow(run, K):
     run.check(waiter.is_alive(), "#23 slow JWKS: the new-kid request was still waiting on the fetch",
               pending.get("a"))
     waiter.join(SLOW_DELAY + FETCH_TIMEOUT + 5)
-    a = pending.get("a") or Answer(None, None, "", 0, "still waiting")
+    a = pending.get("a") or Answer(error="still waiting")
     run.record("/me new kid after slow fetch", a)
     run.check(is_claims(a, c2), f"#23 slow JWKS: the new kid → 200 once the {SLOW_DELAY:.0f}s fetch "
                                 f"answers ({a.elapsed:.1f}s)", a)
@@ -984,12 +802,7 @@ def op_claims(p, alg, **extra):
     now = int(time.time())
     c = {"jti": uuid.uuid4().hex, "sub": CLIENT_ID, "iat": now, "exp": now + 600,
          "scope": "api:read", "client_id": CLIENT_ID, "iss": p.issuer, "aud": RESOURCE_FOR[alg]}
-    for k, v in extra.items():
-        if v is None:
-            c.pop(k, None)
-        else:
-            c[k] = v
-    return c
+    return override(c, extra)
 
 
 def b1_b2_tokens(run, P1, _P2, stranger):
@@ -1108,39 +921,21 @@ B_SCENARIOS = [
 
 
 def run_scenario(suite, sid, name, fn, demos, *args):
-    results = {}
+    runs = {}
     for binary in demos:
         run = Run(suite, f"{sid} {name}", binary)
-        try:
-            fn(run, *args)
-        except Abort:
-            pass   # already reported
-        except Exception:   # noqa: BLE001 - a broken scenario is a failure, not a crash
-            run.check(False, "scenario raised", traceback.format_exc().strip().replace("\n", " | "))
-        finally:
-            run.close()
-        results[binary] = run.answers
+        run_one(run, fn, *args)
+        runs[binary] = run
     if len(demos) == 2:
-        first, second = (results[b] for b in demos)
-        common = [label for label in first if label in second]
-        diff = {label: (first[label], second[label]) for label in common if first[label] != second[label]}
-        suite.check(bool(common) and not diff,
-                    f"[{demos[0]} = {demos[1]}] {sid} {name}: {len(common)} answers identical",
-                    diff or "nothing to compare")
+        compare(suite, f"{sid} {name}", runs[demos[0]], runs[demos[1]], demos)
 
 
 def oidc_node(suite):
     """The node binary, with tests/oidc's packages installed; None when B must be skipped."""
     node = shutil.which("node")
     if node is None:
-        message = "node is not on PATH: the OpenID Provider scenarios (B) cannot run"
-        if os.environ.get("CI") == "true":
-            suite.check(False, f"B: {message} (CI=true: node is required)")
-        else:
-            print("!" * 78, flush=True)
-            print(f"SKIPPED: {message}. Install Node.js >= 20 to run them.", flush=True)
-            print("!" * 78, flush=True)
-            suite.skip(f"B: {message}")
+        skip_or_fail(suite, "B", "node is not on PATH: the OpenID Provider scenarios (B) cannot run",
+                     "node", "Install Node.js >= 20 to run them.")
         return None
     if not os.path.isdir(os.path.join(OIDC_DIR, "node_modules", "oidc-provider")):
         npm = shutil.which("npm")
@@ -1157,14 +952,8 @@ def oidc_node(suite):
 
 def main():
     global BIN_DIR
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("bin_dir", nargs="?", default=BIN_DIR)
-    parser.add_argument("--only", default="", help="comma list of scenario ids or A/B (e.g. A1,A4,B)")
-    parser.add_argument("--demos", default=",".join(DEMOS))
-    args = parser.parse_args()
-    BIN_DIR = os.path.abspath(args.bin_dir)
-    demos = [d for d in args.demos.split(",") if d]
-    only = {s.strip() for s in args.only.split(",") if s.strip()}
+    parser = demo_arguments(__doc__, BIN_DIR, DEMOS, "comma list of scenario ids or A/B (e.g. A1,A4,B)")
+    _, BIN_DIR, demos, only = parse_demo_arguments(parser)
 
     def wanted(sid):
         return not only or sid in only or sid[0] in only
@@ -1198,12 +987,8 @@ def main():
                 for p in providers:
                     p.stop()
     finally:
-        for proc in list(LIVE):
-            proc.kill()
-    print(f"remote keys: {len(demos)} demos, {time.monotonic() - start:.0f}s")
-    tail = f", {suite.skipped} skipped" if suite.skipped else ""
-    print(f"{suite.passed} passed, {suite.failed} failed{tail}")
-    return 1 if suite.failed else 0
+        kill_live()
+    return suite.finish(f"remote keys: {len(demos)} demos, {time.monotonic() - start:.0f}s")
 
 
 if __name__ == "__main__":
