@@ -22,6 +22,10 @@ pub const REFRESH_TYP: &str = "refresh+jwt";
 
 /// Claims the issuer sets itself; custom claims cannot override them.
 const RESERVED: &[&str] = &["iss", "sub", "aud", "iat", "nbf", "exp", "jti", "fam"];
+/// How long past `exp` a logged-out token stays denied, covering the leeway
+/// of any authenticator that may still accept it.
+const DENY_MARGIN: Duration = Duration::from_secs(3600);
+
 /// Where a refresh token keeps the custom claims of its family.
 const CONTEXT: &str = "ctx";
 
@@ -591,8 +595,9 @@ impl TokenService {
         extract_token(&source, req, 8192)?.ok_or_else(|| AuthErrorKind::MissingToken.into())
     }
 
-    /// Logs out: denies the access token until its `exp` and revokes its
-    /// refresh family, so the refresh token stops working too.
+    /// Logs out: denies the access token until an hour past its `exp` (so
+    /// any leeway is covered) and revokes its refresh family, so the refresh
+    /// token stops working too.
     pub async fn logout(&self, access: &VerifiedToken) -> Result<(), AuthError> {
         let claims = access.claims_map();
         let now = SystemTime::now()
@@ -600,8 +605,9 @@ impl TokenService {
             .map_or(0.0, |d| d.as_secs_f64());
         if let Some(jti) = claims.get("jti").and_then(Value::as_str) {
             let exp = claims.get("exp").and_then(Value::as_f64).unwrap_or(now);
-            // The validation leeway keeps a token alive a little past `exp`.
-            let left = (exp - now).max(0.0) + 120.0;
+            // The validation leeway keeps a token alive a little past `exp`:
+            // deny it for an hour more, which covers any sane leeway.
+            let left = (exp - now).max(0.0) + DENY_MARGIN.as_secs_f64();
             self.store
                 .revoke_token(jti, Duration::from_secs_f64(left))
                 .await
