@@ -287,26 +287,34 @@ impl Authenticator {
     /// unknown `kid`, or keys not loaded yet).
     pub fn authenticate<R: AuthRequest + ?Sized>(&self, req: &R) -> Authenticate {
         let config = &*self.inner;
+        let span = crate::observe::span();
         let token = match extract_token(&config.sources, req, config.validation.max_token_len) {
             Ok(Some(token)) => token,
-            Ok(None) => return Authenticate::ready(Ok(None)),
-            Err(e) => return Authenticate::ready(Err(refused(e))),
+            Ok(None) => return Authenticate::ready(crate::observe::finish(&span, Ok(None))),
+            Err(e) => return Authenticate::ready(crate::observe::finish(&span, Err(e))),
         };
-        match self.attempt(&token, Mode::MayRefresh) {
+        match self.attempt(&token, Mode::MayRefresh, &span) {
             Attempt::Done(Ok(verified)) if config.store.is_some() => {
-                Authenticate::waiting(self.clone().check_revocation(verified))
+                let this = self.clone();
+                Authenticate::waiting(async move {
+                    let outcome = this.check_revocation(verified).await;
+                    crate::observe::finish(&span, outcome)
+                })
             }
-            Attempt::Done(outcome) => Authenticate::ready(outcome.map(Some).map_err(refused)),
+            Attempt::Done(outcome) => {
+                Authenticate::ready(crate::observe::finish(&span, outcome.map(Some)))
+            }
             #[cfg(feature = "remote")]
             Attempt::Wait(wait) => {
                 let this = self.clone();
                 Authenticate::waiting(async move {
                     wait.await;
-                    match this.attempt(&token, Mode::AfterRefresh) {
+                    let outcome = match this.attempt(&token, Mode::AfterRefresh, &span) {
                         Attempt::Done(Ok(verified)) => this.check_revocation(verified).await,
-                        Attempt::Done(Err(e)) => Err(refused(e)),
-                        Attempt::Wait(_) => Err(refused(AuthErrorKind::UnknownKey.into())),
-                    }
+                        Attempt::Done(Err(e)) => Err(e),
+                        Attempt::Wait(_) => Err(AuthErrorKind::UnknownKey.into()),
+                    };
+                    crate::observe::finish(&span, outcome)
                 })
             }
         }
@@ -325,14 +333,16 @@ impl Authenticator {
         }
         match store.is_revoked(jti, family).await {
             Ok(false) => Ok(Some(token)),
-            Ok(true) => Err(refused(AuthErrorKind::Revoked.into())),
+            Ok(true) => Err(AuthErrorKind::Revoked.into()),
             Err(error) if self.inner.fail_open => {
+                crate::observe::revocation_error();
                 tracing::warn!(%error, "jwt-auth: the revocation store failed; failing open");
                 Ok(Some(token))
             }
             Err(error) => {
+                crate::observe::revocation_error();
                 tracing::error!(%error, "jwt-auth: the revocation store failed; answering 503");
-                Err(refused(AuthErrorKind::RevocationUnavailable.into()))
+                Err(AuthErrorKind::RevocationUnavailable.into())
             }
         }
     }
@@ -346,7 +356,7 @@ impl Authenticator {
     ///
     /// [`authenticate`]: Self::authenticate
     pub fn verify(&self, token: &str) -> Result<VerifiedToken, AuthError> {
-        match self.attempt(token, Mode::NoWait) {
+        match self.attempt(token, Mode::NoWait, &tracing::Span::none()) {
             Attempt::Done(outcome) => outcome,
             #[cfg(feature = "remote")]
             Attempt::Wait(_) => Err(AuthErrorKind::UnknownKey.into()),
@@ -354,12 +364,14 @@ impl Authenticator {
     }
 
     #[cfg_attr(not(feature = "remote"), allow(unused_variables))]
-    fn attempt(&self, token: &str, mode: Mode) -> Attempt {
+    fn attempt(&self, token: &str, mode: Mode, span: &tracing::Span) -> Attempt {
         let config = &*self.inner;
         let v = &config.validation;
         let hash = if config.cache.is_enabled() && token.len() <= v.max_token_len {
             let hash = TokenCache::hash(token);
-            if let Some(hit) = config.cache.get(&hash, v.now_time(), v.leeway) {
+            let hit = config.cache.get(&hash, v.now_time(), v.leeway);
+            crate::observe::cache(span, hit.is_some());
+            if let Some(hit) = hit {
                 return Attempt::Done(Ok(hit));
             }
             Some(hash)
@@ -498,11 +510,6 @@ fn parse_claims(payload: &[u8], max_depth: usize) -> Result<Map<String, Value>, 
         };
         AuthError::with_detail(AuthErrorKind::Malformed, detail)
     })
-}
-
-fn refused(error: AuthError) -> AuthError {
-    tracing::debug!(reason = error.kind().as_str(), "jwt-auth: request refused");
-    error
 }
 
 /// How far verification may go to find a key.

@@ -50,6 +50,7 @@
 //! | `rust_crypto` | no | verify with the pure-Rust RustCrypto crates (if both are on, aws-lc-rs is used) |
 //! | `reqwest` | yes | `remote`, with `reqwest` (rustls) as the default HTTP client |
 //! | `remote` | with `reqwest` | the `remote` module: `RemoteJwks`, refreshed on Tokio; bring your own `HttpClient` |
+//! | `metrics` | no | counters and a gauge through the `metrics` facade (see [`observe`]) |
 //! | `test-util` | no | [`test_util`]: forge arbitrary, even invalid, tokens for tests |
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
@@ -65,6 +66,7 @@ mod json;
 mod jws;
 mod key;
 mod keysource;
+pub mod observe;
 #[cfg(feature = "remote")]
 #[cfg_attr(docsrs, doc(cfg(feature = "remote")))]
 pub mod remote;

@@ -949,6 +949,7 @@ async fn run(shared: Arc<Shared>, mut wake: mpsc::Receiver<()>, progress: watch:
         };
         done = number;
         let ok = result.is_ok();
+        crate::observe::jwks_fetch(ok);
         {
             let mut status = shared.status.lock().unwrap_or_else(PoisonError::into_inner);
             status.fetches += 1;
