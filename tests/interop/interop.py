@@ -170,7 +170,13 @@ def main():
                 (status, _, body), same, answers = ask(f"Bearer {token}")
                 ok = same and status == 200 and json.loads(body) == c
                 report(ok, f"[{name}] {lib} token: {answers}")
-                (status, challenge, _), same, answers = ask(f"Bearer {token[:-2]}AA")
+                # Change the signature's first character: it always changes the
+                # decoded bytes (replacing the last two with "AA" is a no-op for
+                # the ~1 in 256 signatures that already end that way).
+                head, sig = token.rsplit(".", 1)
+                broken = f"{head}.{'B' if sig[0] == 'A' else 'A'}{sig[1:]}"
+                assert broken != token
+                (status, challenge, _), same, answers = ask(f"Bearer {broken}")
                 report(same and status == 401 and 'error="invalid_token"' in (challenge or ""),
                        f"[{name}] {lib} token with a broken signature: {answers}")
             for row, what, token, expected in attack_cases(alg, key, pub_file):

@@ -869,7 +869,9 @@ def self_test(suite):
                 "self-test: refresh_problems (good)", refresh_problems(rh, rc, "alice", cfg, now, c))
     suite.check(signature_problems(access, cfg, True) == [] and signature_problems(refresh_tok, cfg, False) == [],
                 "self-test: PyJWT verifies HS256 access (iss/aud) and refresh tokens")
-    suite.check(signature_problems(access[:-2] + "AA", cfg, True) != [],
+    head, sig = access.rsplit(".", 1)
+    broken = f"{head}.{'B' if sig[0] == 'A' else 'A'}{sig[1:]}"
+    suite.check(signature_problems(broken, cfg, True) != [],
                 "self-test: PyJWT refuses a broken signature")
     for alg, key_file in KEY_CONFIGS:
         k = private_key(key_file)
