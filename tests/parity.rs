@@ -2,15 +2,31 @@
 //! adapter. Every case asserts the expected outcome, and that both adapters
 //! answer with the same status, `WWW-Authenticate`, `Content-Type` and body.
 //!
-//! Cases named `#N` cover row N of the attack catalogue in SECURITY.md.
+//! Cases named `#N` cover row N of the attack catalogue in SECURITY.md, and
+//! the test fails if any of the 24 rows has no case. Rows that need state
+//! around the request (a JWKS server that fails or hangs, a revoked session)
+//! carry hooks that set it up and check what the requests did, such as how
+//! many key fetches they caused. The whole run's `tracing` output is captured
+//! and searched for every token sent and the secret.
 #![allow(missing_docs, clippy::unwrap_used, clippy::print_stdout)]
 
 use jwt_auth_core::test_util::{b64url, forge, forge_signed, hmac_sha256};
-use jwt_auth_core::{Algorithm, Authenticator, Key, TokenSource};
+use std::sync::Arc;
+use std::time::UNIX_EPOCH;
+
+use futures_util::future::join_all;
+use jwt_auth_core::{
+    Algorithm, Authenticator, BoxFuture, Key, KeySet, RemoteJwks, TokenIssuer, TokenService,
+    TokenSource,
+};
+use jwt_auth_tests::jwks_server::{JwksServer, Mode};
 use jwt_auth_tests::{
     NOW, Reply, TestRequest, authenticator, fixture, pem_key, via_actix, via_axum,
 };
 use serde_json::{Value, json};
+
+/// Rows in the attack catalogue of SECURITY.md; each must have a case.
+const CATALOGUE_ROWS: u32 = 24;
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Expect {
@@ -28,11 +44,52 @@ enum Expect {
     NotConfigured,
 }
 
+/// A step run around a case: sets up state (a failing key endpoint, a
+/// revoked session) or checks what the requests did (how many fetches).
+type Hook = Box<dyn Fn() -> BoxFuture<'static, Result<(), String>>>;
+
 struct Case {
     name: String,
     auth: Authenticator,
-    req: TestRequest,
+    /// Sent at once through each adapter (usually one).
+    reqs: Vec<TestRequest>,
     expect: Expect,
+    before: Option<Hook>,
+    after: Option<Hook>,
+}
+
+impl Case {
+    fn new(
+        name: impl Into<String>,
+        auth: &Authenticator,
+        req: TestRequest,
+        expect: Expect,
+    ) -> Self {
+        Self {
+            name: name.into(),
+            auth: auth.clone(),
+            reqs: vec![req],
+            expect,
+            before: None,
+            after: None,
+        }
+    }
+
+    fn before<F>(mut self, hook: impl Fn() -> F + 'static) -> Self
+    where
+        F: std::future::Future<Output = Result<(), String>> + Send + 'static,
+    {
+        self.before = Some(Box::new(move || Box::pin(hook())));
+        self
+    }
+
+    fn after<F>(mut self, hook: impl Fn() -> F + 'static) -> Self
+    where
+        F: std::future::Future<Output = Result<(), String>> + Send + 'static,
+    {
+        self.after = Some(Box::new(move || Box::pin(hook())));
+        self
+    }
 }
 
 fn hs_key() -> Key {
@@ -91,12 +148,7 @@ fn der_signature(raw: &[u8]) -> Vec<u8> {
 fn cases() -> Vec<Case> {
     let mut cases = Vec::new();
     let mut add = |name: &str, auth: &Authenticator, req: TestRequest, expect: Expect| {
-        cases.push(Case {
-            name: name.to_owned(),
-            auth: auth.clone(),
-            req,
-            expect,
-        });
+        cases.push(Case::new(name, auth, req, expect));
     };
     let me = || TestRequest::get("/me");
     let hs_auth = authenticator(hs_key());
@@ -709,6 +761,414 @@ fn cases() -> Vec<Case> {
     cases
 }
 
+/// A public JWK of `key`.
+fn jwk(key: &Key) -> Value {
+    key.to_public_jwk().unwrap()
+}
+
+/// Remote keys from `server`, with slow retries so only the test triggers
+/// fetches, and `cooldown` between unknown-`kid` refreshes.
+fn remote(server: &JwksServer, cooldown: std::time::Duration) -> RemoteJwks {
+    RemoteJwks::builder(server.url())
+        .unknown_kid_cooldown(cooldown)
+        .timeout(std::time::Duration::from_secs(2))
+        .retry_backoff(
+            std::time::Duration::from_secs(3600),
+            std::time::Duration::from_secs(3600),
+        )
+        .build()
+        .unwrap()
+}
+
+/// Fails unless `server` has answered exactly `n` fetches.
+fn fetched(
+    server: &Arc<JwksServer>,
+    n: usize,
+) -> impl Fn() -> std::future::Ready<Result<(), String>> + use<> {
+    let server = Arc::clone(server);
+    move || {
+        let got = server.received();
+        std::future::ready(if got == n {
+            Ok(())
+        } else {
+            Err(format!("{got} JWKS fetches, expected {n}"))
+        })
+    }
+}
+
+/// Catalogue rows that need state around the request: remote key sets (7,
+/// 22, 23, 24) and the token lifecycle (20, 21). Cases run in order; the
+/// servers must outlive them.
+async fn stateful_cases() -> (Vec<Case>, Vec<Arc<JwksServer>>) {
+    use std::time::Duration;
+    let mut cases = Vec::new();
+    let me = || TestRequest::get("/me");
+    let rsa = |kid: &str| pem_key("rsa.pem").with_kid(kid);
+    let p256 = |kid: &str| pem_key("p256.pem").with_kid(kid);
+    let on_clock = |keys: &RemoteJwks| {
+        Authenticator::new(keys.clone()).clock(|| UNIX_EPOCH + Duration::from_secs(NOW))
+    };
+    let good = signed(
+        &rsa("r1"),
+        r#"{"alg":"RS256","kid":"r1"}"#,
+        &claims(json!({})),
+    );
+    let with_kid = |kid: &str| {
+        signed(
+            &rsa(kid),
+            &format!(r#"{{"alg":"RS256","kid":"{kid}"}}"#),
+            &claims(json!({})),
+        )
+    };
+
+    // --- #7 unknown kid from a JWKS: one rate-limited refresh ---------------------
+    let server = Arc::new(JwksServer::start(vec![jwk(&rsa("r1"))]).await);
+    let keys = remote(&server, Duration::from_secs(3600));
+    assert!(keys.ready().await, "the JWKS server answers");
+    let auth = on_clock(&keys);
+    cases.push(
+        Case::new(
+            "#7 known kid from a JWKS",
+            &auth,
+            me().bearer(&good),
+            Expect::Ok,
+        )
+        .after(fetched(&server, 1)),
+    );
+    cases.push(
+        Case::new(
+            "#7 unknown kid: 401 after one refresh",
+            &auth,
+            me().bearer(&with_kid("stranger-1")),
+            Expect::Invalid,
+        )
+        .after(fetched(&server, 2)),
+    );
+    cases.push(
+        Case::new(
+            "#7 another unknown kid within the cooldown: no fetch",
+            &auth,
+            me().bearer(&with_kid("stranger-2")),
+            Expect::Invalid,
+        )
+        .after(fetched(&server, 2)),
+    );
+    let mut servers = vec![server];
+
+    // --- #24 a flood of random kids ------------------------------------------------------
+    let server = Arc::new(JwksServer::start(vec![jwk(&rsa("r1"))]).await);
+    let keys = remote(&server, Duration::from_secs(3600));
+    assert!(keys.ready().await, "the JWKS server answers");
+    let auth = on_clock(&keys);
+    let mut flood = Case::new(
+        "#24 a flood of 100 random kids: one fetch",
+        &auth,
+        me(),
+        Expect::Invalid,
+    )
+    .after(fetched(&server, 2));
+    flood.reqs = (0..100)
+        .map(|i| me().bearer(&with_kid(&format!("flood-{i}-{:x}", rand_u64()))))
+        .collect();
+    cases.push(flood);
+    cases.push(
+        Case::new(
+            "#24 the known kid still works after the flood",
+            &auth,
+            me().bearer(&good),
+            Expect::Ok,
+        )
+        .after(fetched(&server, 2)),
+    );
+    servers.push(server);
+
+    // --- #23 the endpoint fails after keys were loaded --------------------------------------
+    let server = Arc::new(JwksServer::start(vec![jwk(&rsa("r1"))]).await);
+    let keys = remote(&server, Duration::from_secs(3600));
+    assert!(keys.ready().await, "the JWKS server answers");
+    let auth = on_clock(&keys);
+    for (what, mode) in [
+        ("answers 500", Mode::Status500),
+        ("answers garbage JSON", Mode::Garbage),
+    ] {
+        let (server, refresh_keys, status_keys) = (Arc::clone(&server), keys.clone(), keys.clone());
+        cases.push(
+            Case::new(
+                format!("#23 the JWKS endpoint {what}: cached keys keep working"),
+                &auth,
+                me().bearer(&good),
+                Expect::Ok,
+            )
+            .before(move || {
+                server.set_mode(mode);
+                let keys = refresh_keys.clone();
+                async move {
+                    match keys.refresh().await {
+                        Err(_) => Ok(()),
+                        Ok(()) => Err("the refresh should have failed".into()),
+                    }
+                }
+            })
+            .after(move || {
+                let status = status_keys.status();
+                std::future::ready(if status.ready && status.last_error.is_some() {
+                    Ok(())
+                } else {
+                    Err(format!("status after the failed refresh: {status:?}"))
+                })
+            }),
+        );
+    }
+    // A hanging endpoint: the refresh is held at the server while requests run.
+    let pending: Arc<std::sync::Mutex<Option<tokio::task::JoinHandle<bool>>>> = Arc::default();
+    {
+        let (server_b, server_a, keys, pending_b, pending_a) = (
+            Arc::clone(&server),
+            Arc::clone(&server),
+            keys.clone(),
+            Arc::clone(&pending),
+            Arc::clone(&pending),
+        );
+        cases.push(
+            Case::new(
+                "#23 the JWKS endpoint hangs: no request waits on the refresh",
+                &auth,
+                me().bearer(&good),
+                Expect::Ok,
+            )
+            .before(move || {
+                let (server, keys, pending) =
+                    (Arc::clone(&server_b), keys.clone(), Arc::clone(&pending_b));
+                async move {
+                    server.set_mode(Mode::Gate);
+                    let seen = server.received();
+                    let refresh = tokio::spawn(async move { keys.refresh().await.is_ok() });
+                    *pending.lock().unwrap() = Some(refresh);
+                    server.wait_received(seen + 1).await;
+                    Ok(())
+                }
+            })
+            .after(move || {
+                let (server, pending) = (Arc::clone(&server_a), Arc::clone(&pending_a));
+                async move {
+                    let refresh = pending.lock().unwrap().take().ok_or("no refresh")?;
+                    // Every request was answered while the fetch was held.
+                    if refresh.is_finished() {
+                        return Err("the refresh ended before the gate opened".into());
+                    }
+                    server.release();
+                    match refresh.await {
+                        Ok(true) => Ok(()),
+                        other => Err(format!("the held refresh failed: {other:?}")),
+                    }
+                }
+            }),
+        );
+    }
+    {
+        let (server, refresh_keys, status_keys) = (Arc::clone(&server), keys.clone(), keys.clone());
+        cases.push(
+            Case::new(
+                "#23 the JWKS endpoint is unreachable: cached keys keep working",
+                &auth,
+                me().bearer(&good),
+                Expect::Ok,
+            )
+            .before(move || {
+                let (server, keys) = (Arc::clone(&server), refresh_keys.clone());
+                async move {
+                    server.stop().await;
+                    match keys.refresh().await {
+                        Err(_) => Ok(()),
+                        Ok(()) => Err("the refresh should have failed".into()),
+                    }
+                }
+            })
+            .after(move || {
+                let status = status_keys.status();
+                std::future::ready(if status.ready && status.last_error.is_some() {
+                    Ok(())
+                } else {
+                    Err(format!("status: {status:?}"))
+                })
+            }),
+        );
+    }
+    servers.push(server);
+
+    // --- #22 weak or mismatched keys in a set -------------------------------------------------
+    let mut enc = jwk(&rsa("enc"));
+    enc["use"] = "enc".into();
+    let mut ops = jwk(&rsa("ops"));
+    ops["key_ops"] = json!(["encrypt"]);
+    let mut crv = jwk(&p256("crv"));
+    crv["crv"] = "P-384".into();
+    // Key refuses 1024-bit RSA, so this JWK (kid "weak") comes from a fixture.
+    let weak: Value = serde_json::from_slice(&fixture("rsa1024.pub.jwk.json")).unwrap();
+    let oct_secret = b"remote-oct-secret-remote-oct-secret!";
+    let oct = json!({"kty": "oct", "kid": "oct", "k": b64url(oct_secret)});
+    let server = Arc::new(JwksServer::start(vec![jwk(&rsa("r1")), enc, ops, crv, weak, oct]).await);
+    let keys = remote(&server, Duration::from_secs(3600));
+    assert!(keys.ready().await, "the JWKS server answers");
+    assert_eq!(keys.status().keys, 1, "only the sound key is loaded");
+    let auth = on_clock(&keys);
+    let es = |kid: &str| {
+        signed(
+            &p256(kid),
+            &format!(r#"{{"alg":"ES256","kid":"{kid}"}}"#),
+            &claims(json!({})),
+        )
+    };
+    let hs_with = |secret: &[u8], kid: &str| {
+        let input = format!(
+            "{}.{}",
+            b64url(format!(r#"{{"alg":"HS256","kid":"{kid}"}}"#).as_bytes()),
+            b64url(claims(json!({})).as_bytes())
+        );
+        format!("{input}.{}", b64url(&hmac_sha256(secret, input.as_bytes())))
+    };
+    for (what, token) in [
+        (
+            "RSA key under 2048 bits",
+            String::from_utf8(fixture("rsa1024.token"))
+                .unwrap()
+                .trim()
+                .to_owned(),
+        ),
+        ("use: enc", with_kid("enc")),
+        ("key_ops without verify", with_kid("ops")),
+        ("crv that does not match the coordinates", es("crv")),
+        (
+            "symmetric key inside a remote JWKS",
+            hs_with(oct_secret, "oct"),
+        ),
+    ] {
+        cases.push(Case::new(
+            format!("#22 remote set: {what} is refused"),
+            &auth,
+            me().bearer(&token),
+            Expect::Invalid,
+        ));
+    }
+    cases.push(Case::new(
+        "#22 remote set: the sound key still works",
+        &auth,
+        me().bearer(&good),
+        Expect::Ok,
+    ));
+    servers.push(server);
+    // A local JWKS file may hold HMAC secrets, but not short ones.
+    let short = b"sixteen-byte-key";
+    let long = b"a-local-hmac-secret-of-forty-bytes-long!";
+    let local = json!({"keys": [
+        {"kty": "oct", "kid": "short", "alg": "HS256", "k": b64url(short)},
+        {"kty": "oct", "kid": "long", "alg": "HS256", "k": b64url(long)},
+    ]});
+    let (set, refused) = KeySet::from_jwks_with_refusals(&local.to_string()).unwrap();
+    assert_eq!(refused.len(), 1, "the short secret is refused");
+    let auth = authenticator_from(set);
+    cases.push(Case::new(
+        "#22 JWKS file: HMAC key shorter than the hash is refused",
+        &auth,
+        me().bearer(&hs_with(short, "short")),
+        Expect::Invalid,
+    ));
+    cases.push(Case::new(
+        "#22 JWKS file: the rest of the set still works",
+        &auth,
+        me().bearer(&hs_with(long, "long")),
+        Expect::Ok,
+    ));
+
+    // --- #20 token types ------------------------------------------------------------------------
+    let issuer = TokenIssuer::new(hs_key())
+        .unwrap()
+        .issuer("https://auth.test")
+        .clock(|| UNIX_EPOCH + Duration::from_secs(NOW));
+    let service = Arc::new(TokenService::new(issuer));
+    let auth = service
+        .authenticator()
+        .clock(|| UNIX_EPOCH + Duration::from_secs(NOW));
+    let pair = service.login("alice", json!({})).await.unwrap();
+    cases.push(Case::new(
+        "#20 an access token is accepted",
+        &auth,
+        me().bearer(pair.access.as_str()),
+        Expect::Ok,
+    ));
+    {
+        let (service, access) = (Arc::clone(&service), pair.access.as_str().to_owned());
+        cases.push(
+            Case::new(
+                "#20 a refresh token presented as an access token",
+                &auth,
+                me().bearer(pair.refresh.as_str()),
+                Expect::Invalid,
+            )
+            // ...and vice versa: the refresh endpoint's verifier.
+            .after(move || {
+                let (service, access) = (Arc::clone(&service), access.clone());
+                async move {
+                    match service.refresh(&access).await {
+                        Err(e) if e.kind() == jwt_auth_core::AuthErrorKind::InvalidType => Ok(()),
+                        Err(e) => Err(format!(
+                            "an access token refused for refresh with {}",
+                            e.kind()
+                        )),
+                        Ok(_) => Err("an access token was accepted as a refresh token".into()),
+                    }
+                }
+            }),
+        );
+    }
+
+    // --- #21 revoked tokens -----------------------------------------------------------------------
+    let logged_out = service.login("bob", json!({})).await.unwrap();
+    service
+        .logout(&auth.verify(logged_out.access.as_str()).unwrap())
+        .await
+        .unwrap();
+    cases.push(Case::new(
+        "#21 jti on the deny list (logged out)",
+        &auth,
+        me().bearer(logged_out.access.as_str()),
+        Expect::Invalid,
+    ));
+    let stolen = service.login("carol", json!({})).await.unwrap();
+    let next = service.refresh(stolen.refresh.as_str()).await.unwrap();
+    assert!(
+        service.refresh(stolen.refresh.as_str()).await.is_err(),
+        "a replayed refresh token revokes the family"
+    );
+    cases.push(Case::new(
+        "#21 refresh family revoked (replayed refresh token)",
+        &auth,
+        me().bearer(next.access.as_str()),
+        Expect::Invalid,
+    ));
+    let other = service.login("dave", json!({})).await.unwrap();
+    cases.push(Case::new(
+        "#21 other sessions are untouched",
+        &auth,
+        me().bearer(other.access.as_str()),
+        Expect::Ok,
+    ));
+
+    (cases, servers)
+}
+
+fn authenticator_from(set: KeySet) -> Authenticator {
+    Authenticator::new(set).clock(|| UNIX_EPOCH + std::time::Duration::from_secs(NOW))
+}
+
+/// A random number (for kids no one has seen).
+fn rand_u64() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(NOW);
+    h.finish()
+}
+
 fn hex(s: &str) -> Vec<u8> {
     (0..s.len())
         .step_by(2)
@@ -769,9 +1229,9 @@ impl std::io::Write for Capture {
 
 /// The token-like part of every header a case sends.
 fn sent_tokens(case: &Case) -> Vec<String> {
-    case.req
-        .headers
+    case.reqs
         .iter()
+        .flat_map(|r| r.headers.iter())
         .flat_map(|(_, v)| {
             v.split([' ', ';', '='])
                 .map(str::to_owned)
@@ -783,7 +1243,9 @@ fn sent_tokens(case: &Case) -> Vec<String> {
 
 #[actix_web::test]
 async fn both_adapters_answer_every_case_alike() {
-    let cases = cases();
+    let mut cases = cases();
+    let (stateful, _servers) = stateful_cases().await;
+    cases.extend(stateful);
     assert!(cases.len() >= 40, "the table must hold at least 40 cases");
     // Capture every log line written while the whole table runs.
     let capture = Capture::default();
@@ -795,16 +1257,27 @@ async fn both_adapters_answer_every_case_alike() {
     let guard = tracing::subscriber::set_default(subscriber);
     let mut failures = Vec::new();
     for case in &cases {
-        let axum = via_axum(&case.auth, &case.req).await;
-        let actix = via_actix(&case.auth, &case.req).await;
-        if axum != actix {
-            failures.push(format!(
-                "{}: adapters differ\n  axum:  {axum:?}\n  actix: {actix:?}",
-                case.name
-            ));
+        if let Some(before) = &case.before
+            && let Err(why) = before().await
+        {
+            failures.push(format!("{}: set-up failed: {why}", case.name));
             continue;
         }
-        if let Err(why) = check(case, &axum) {
+        let axum = join_all(case.reqs.iter().map(|r| via_axum(&case.auth, r))).await;
+        let actix = join_all(case.reqs.iter().map(|r| via_actix(&case.auth, r))).await;
+        for (axum, actix) in axum.iter().zip(&actix) {
+            if axum != actix {
+                failures.push(format!(
+                    "{}: adapters differ\n  axum:  {axum:?}\n  actix: {actix:?}",
+                    case.name
+                ));
+            } else if let Err(why) = check(case, axum) {
+                failures.push(format!("{}: {why}", case.name));
+            }
+        }
+        if let Some(after) = &case.after
+            && let Err(why) = after().await
+        {
             failures.push(format!("{}: {why}", case.name));
         }
     }
@@ -844,14 +1317,23 @@ async fn both_adapters_answer_every_case_alike() {
         !logs.contains("parity-secret"),
         "the secret reached the logs"
     );
-    let rows: std::collections::BTreeSet<&str> = cases
+    let rows: std::collections::BTreeSet<u32> = cases
         .iter()
-        .filter_map(|c| c.name.strip_prefix('#').and_then(|r| r.split(' ').next()))
+        .filter_map(|c| c.name.strip_prefix('#')?.split(' ').next()?.parse().ok())
         .collect();
+    let requests: usize = cases.iter().map(|c| c.reqs.len()).sum();
     println!(
-        "parity: {} cases through axum and actix-web; catalogue rows covered: {}",
+        "parity: {} cases ({requests} requests) through axum and actix-web; catalogue rows covered: {}",
         cases.len(),
-        rows.into_iter().collect::<Vec<_>>().join(", ")
+        rows.iter()
+            .map(u32::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let missing: Vec<u32> = (1..=CATALOGUE_ROWS).filter(|r| !rows.contains(r)).collect();
+    assert!(
+        missing.is_empty(),
+        "catalogue rows with no case: {missing:?}"
     );
     assert!(
         failures.is_empty(),

@@ -50,6 +50,8 @@ pub struct JwksServer {
     pub base: String,
     state: Arc<ServerState>,
     received_rx: watch::Receiver<usize>,
+    shutdown: watch::Sender<bool>,
+    task: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
 impl JwksServer {
@@ -70,11 +72,21 @@ impl JwksServer {
             .with_state(Arc::clone(&state));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
-        tokio::spawn(async move { axum::serve(listener, app).await });
+        let shutdown = watch::Sender::new(false);
+        let mut stopped = shutdown.subscribe();
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = stopped.wait_for(|&s| s).await;
+                })
+                .await;
+        });
         Self {
             base,
             state,
             received_rx,
+            shutdown,
+            task: Mutex::new(Some(task)),
         }
     }
 
@@ -102,6 +114,20 @@ impl JwksServer {
             .await
             .expect("the JWKS server was never asked")
             .unwrap();
+    }
+
+    /// Stops listening and closes idle connections; returns once the port
+    /// is closed. Later fetches find nothing there.
+    pub async fn stop(&self) {
+        self.shutdown.send_replace(true);
+        let task = self.state_task();
+        if let Some(task) = task {
+            task.await.unwrap();
+        }
+    }
+
+    fn state_task(&self) -> Option<tokio::task::JoinHandle<()>> {
+        self.task.lock().unwrap().take()
     }
 
     pub fn release(&self) {
