@@ -10,6 +10,7 @@ use serde_json::{Map, Value};
 use crate::authenticator::{Authenticator, VerifiedToken};
 use crate::error::{AuthError, AuthErrorKind};
 use crate::key::{Key, KeyError, KeyErrorKind};
+use crate::redact::Redacted;
 use crate::revocation::{MemoryStore, RevocationStore, Rotation};
 use crate::source::{AuthRequest, TokenSource, extract_token};
 use crate::validation::Clock;
@@ -34,7 +35,7 @@ const CONTEXT: &str = "ctx";
 /// `Debug` never shows the token itself.
 #[derive(Clone)]
 pub struct IssuedToken {
-    token: String,
+    token: Redacted<String>,
     jti: String,
     family: String,
     issued_at: u64,
@@ -53,7 +54,7 @@ impl fmt::Debug for IssuedToken {
 impl IssuedToken {
     /// The compact JWT.
     pub fn as_str(&self) -> &str {
-        &self.token
+        self.token.expose()
     }
 
     /// Its unique id (`jti`).
@@ -268,7 +269,7 @@ impl TokenIssuer {
         claims.insert("fam".into(), family.into());
         let token = c.key.encode_with_typ(&Value::Object(claims), typ)?;
         Ok(IssuedToken {
-            token,
+            token: Redacted::new(token),
             jti,
             family: family.to_owned(),
             issued_at: now,
@@ -383,7 +384,9 @@ impl RefreshCookie {
         let max_age = token.expires_at.saturating_sub(now);
         format!(
             "{}={}; Max-Age={max_age}; Path={}; HttpOnly; Secure; SameSite=Strict",
-            self.name, token.token, self.path
+            self.name,
+            token.token.expose(),
+            self.path
         )
     }
 

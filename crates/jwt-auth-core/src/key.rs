@@ -12,6 +12,7 @@ use serde_json::Value;
 pub use jsonwebtoken::Algorithm;
 
 use crate::b64;
+use crate::redact::Redacted;
 
 /// The kind of key, which fixes the algorithms it can be used with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -229,8 +230,10 @@ pub struct Key {
 #[derive(Clone)]
 struct KeyInner {
     family: KeyFamily,
-    decoding: DecodingKey,
-    encoding: Option<EncodingKey>,
+    /// Key material (public or secret): never printed.
+    decoding: Redacted<DecodingKey>,
+    /// Signing material: never printed.
+    encoding: Option<Redacted<EncodingKey>>,
     algorithms: Vec<Algorithm>,
     kid: Option<String>,
     /// HMAC secret length, for widening checks.
@@ -258,8 +261,8 @@ impl Key {
         Self {
             inner: Arc::new(KeyInner {
                 family,
-                decoding,
-                encoding,
+                decoding: Redacted::new(decoding),
+                encoding: encoding.map(Redacted::new),
                 algorithms: vec![family.default_algorithm()],
                 kid: None,
                 secret_len,
@@ -452,7 +455,8 @@ impl Key {
         match inner.family {
             KeyFamily::Hmac => return None,
             KeyFamily::Rsa => {
-                let DecodingKeyKind::RsaModulusExponent { n, e } = inner.decoding.kind() else {
+                let DecodingKeyKind::RsaModulusExponent { n, e } = inner.decoding.expose().kind()
+                else {
                     return None;
                 };
                 jwk.insert("kty".into(), "RSA".into());
@@ -460,7 +464,7 @@ impl Key {
                 jwk.insert("e".into(), b64::encode(e).into());
             }
             KeyFamily::EcP256 | KeyFamily::EcP384 => {
-                let point = raw(&inner.decoding)?;
+                let point = raw(inner.decoding.expose())?;
                 let size = (point.len().checked_sub(1)?) / 2;
                 let crv = if inner.family == KeyFamily::EcP256 {
                     "P-256"
@@ -473,7 +477,7 @@ impl Key {
                 jwk.insert("y".into(), b64::encode(point.get(1 + size..)?).into());
             }
             KeyFamily::Ed25519 => {
-                let public = raw(&inner.decoding)?;
+                let public = raw(inner.decoding.expose())?;
                 jwk.insert("kty".into(), "OKP".into());
                 jwk.insert("crv".into(), "Ed25519".into());
                 jwk.insert("x".into(), b64::encode(&public).into());
@@ -501,7 +505,7 @@ impl Key {
         if !self.allows(alg) {
             return false;
         }
-        let Ok(verifier) = (provider().verifier_factory)(&alg, &self.inner.decoding) else {
+        let Ok(verifier) = (provider().verifier_factory)(&alg, self.inner.decoding.expose()) else {
             return false;
         };
         verifier.verify(message, &signature.to_vec()).is_ok()
@@ -514,7 +518,7 @@ impl Key {
                 KeyError::new(KeyErrorKind::CannotSign, "a public key cannot sign")
             })?;
         let alg = self.inner.algorithms[0];
-        let signer = (provider().signer_factory)(&alg, encoding)
+        let signer = (provider().signer_factory)(&alg, encoding.expose())
             .map_err(|_| KeyError::invalid("the key cannot sign with its algorithm"))?;
         signer
             .try_sign(message)

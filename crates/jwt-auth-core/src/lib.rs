@@ -67,6 +67,7 @@ mod jws;
 mod key;
 mod keysource;
 pub mod observe;
+mod redact;
 #[cfg(feature = "remote")]
 #[cfg_attr(docsrs, doc(cfg(feature = "remote")))]
 pub mod remote;

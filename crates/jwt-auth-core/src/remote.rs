@@ -239,10 +239,41 @@ fn default_client(_timeout: Duration) -> Result<Arc<dyn HttpClient>, RemoteError
     ))
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 enum Target {
     Jwks(String),
     Discover { issuer: String, url: String },
+}
+
+impl fmt::Debug for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Jwks(url) => f.debug_tuple("Jwks").field(&loggable_url(url)).finish(),
+            Self::Discover { issuer, url } => f
+                .debug_struct("Discover")
+                .field("issuer", &loggable_url(issuer))
+                .field("url", &loggable_url(url))
+                .finish(),
+        }
+    }
+}
+
+/// `url` without what may hold a credential: user information, the query
+/// and the fragment.
+fn loggable_url(url: &str) -> String {
+    let url = url.split(['?', '#']).next().unwrap_or(url);
+    let (scheme, rest) = match url.split_once("://") {
+        Some((scheme, rest)) => (Some(scheme), rest),
+        None => (None, url),
+    };
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let host = authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, host)| host);
+    match scheme {
+        Some(scheme) => format!("{scheme}://{host}{path}"),
+        None => format!("{host}{path}"),
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -733,11 +764,11 @@ impl Shared {
         (loaded.loaded_at.elapsed() <= self.settings.max_stale).then_some(loaded)
     }
 
-    fn url_for_log(&self) -> &str {
+    fn url_for_log(&self) -> String {
         let url = match &self.target {
             Target::Jwks(url) | Target::Discover { url, .. } => url,
         };
-        url.split(['?', '#']).next().unwrap_or(url)
+        loggable_url(url)
     }
 
     async fn get(&self, url: &str) -> Result<Bytes, FetchError> {
@@ -817,13 +848,13 @@ impl Shared {
         if !same {
             for error in &fetched.refused {
                 tracing::warn!(
-                    url = self.url_for_log(),
+                    url = %self.url_for_log(),
                     reason = %error,
                     "jwt-auth: ignored a key of the remote JWK set"
                 );
             }
             tracing::info!(
-                url = self.url_for_log(),
+                url = %self.url_for_log(),
                 keys = fetched.keys.keys().len(),
                 generation,
                 "jwt-auth: loaded the remote JWK set"
@@ -977,7 +1008,7 @@ async fn run(shared: Arc<Shared>, mut wake: mpsc::Receiver<()>, progress: watch:
                 let delay = shared.backoff(failures);
                 let loaded = shared.current.load_full().is_some();
                 tracing::warn!(
-                    url = shared.url_for_log(),
+                    url = %shared.url_for_log(),
                     reason = %error,
                     retry_in = ?delay,
                     keys_loaded = loaded,
@@ -986,7 +1017,7 @@ async fn run(shared: Arc<Shared>, mut wake: mpsc::Receiver<()>, progress: watch:
                 if loaded && shared.fresh().is_none() && !stale_reported {
                     stale_reported = true;
                     tracing::error!(
-                        url = shared.url_for_log(),
+                        url = %shared.url_for_log(),
                         "jwt-auth: the remote keys are stale; requests get 503 until a refresh succeeds"
                     );
                 }
@@ -1002,6 +1033,25 @@ async fn run(shared: Arc<Shared>, mut wake: mpsc::Receiver<()>, progress: watch:
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn urls_are_logged_without_credentials() {
+        use super::loggable_url;
+        assert_eq!(
+            loggable_url("https://user:pw@idp.example/jwks?key=k#f"),
+            "https://idp.example/jwks"
+        );
+        assert_eq!(loggable_url("https://idp.example"), "https://idp.example");
+        assert_eq!(loggable_url("idp.example/a@b"), "idp.example/a@b");
+        let debug = format!(
+            "{:?}",
+            super::Target::Jwks("https://u:secret-pw@h/j?token=abc".into())
+        );
+        assert!(
+            !debug.contains("secret-pw") && !debug.contains("abc"),
+            "{debug}"
+        );
+    }
+
     use super::*;
 
     #[test]

@@ -17,7 +17,8 @@ use jwt_auth_core::{
 use serde_json::{Value, json};
 
 /// The demo's configuration, read from the environment.
-#[derive(Debug)]
+///
+/// `Debug` leaves out the banner, which holds a sample token.
 pub struct DemoConfig {
     /// Where to listen (`DEMO_ADDR`, default `127.0.0.1:3000`).
     pub addr: SocketAddr,
@@ -28,6 +29,30 @@ pub struct DemoConfig {
     pub banner: String,
     /// `/login`, `/refresh` and `/logout`, when the demo holds a signing key.
     pub tokens: Option<TokenService>,
+}
+
+impl std::fmt::Debug for DemoConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DemoConfig")
+            .field("addr", &self.addr)
+            .field("authenticator", &self.authenticator)
+            .field("tokens", &self.tokens)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for DemoReply {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let members: Vec<&str> = match &self.body {
+            Some(Value::Object(map)) => map.keys().map(String::as_str).collect(),
+            _ => Vec::new(),
+        };
+        f.debug_struct("DemoReply")
+            .field("status", &self.status)
+            .field("body", &members)
+            .field("set_cookie", &self.set_cookie.is_some())
+            .finish()
+    }
 }
 
 fn env(name: &str) -> Option<String> {
@@ -339,7 +364,9 @@ pub async fn config_or_exit() -> DemoConfig {
 }
 
 /// A framework-neutral answer of the lifecycle routes; each demo renders it.
-#[derive(Debug)]
+///
+/// `Debug` shows the status and the body's member names only: the body and
+/// the cookie hold tokens.
 pub struct DemoReply {
     /// The status code.
     pub status: u16,
@@ -455,4 +482,21 @@ pub async fn logout<R: AuthRequest + ?Sized>(
 /// The body of `GET /admin`.
 pub fn admin_body(claims: &Value) -> Value {
     json!({"admin": true, "sub": claims.get("sub").cloned().unwrap_or(Value::Null)})
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_never_shows_tokens() {
+        let reply = DemoReply {
+            status: 200,
+            body: Some(json!({"access_token": "eyJ-access-token-text", "token_type": "Bearer"})),
+            set_cookie: Some("refresh_token=eyJ-refresh-token-text; HttpOnly".into()),
+        };
+        let text = format!("{reply:?}");
+        assert!(text.contains("access_token") && text.contains("200"), "{text}");
+        assert!(!text.contains("eyJ"), "{text}");
+    }
 }
