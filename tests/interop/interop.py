@@ -166,7 +166,9 @@ def main():
                 answers = [d.get(path, headers) for d in demos]
                 return answers[0], answers[0] == answers[1], answers
 
+            sent = []
             for lib, (token, c) in library_tokens(alg, sign_pem, SECRET if not key_file else None).items():
+                sent.append(token)
                 (status, _, body), same, answers = ask(f"Bearer {token}")
                 ok = same and status == 200 and json.loads(body) == c
                 report(ok, f"[{name}] {lib} token: {answers}")
@@ -193,6 +195,22 @@ def main():
             (status, _, body), same, answers = ask(None, "/optional")
             report(same and status == 200 and json.loads(body) == {"authenticated": False},
                    f"[{name}] /optional anonymous: {answers}")
+            # GET /metrics (DEMO-CONTRACT): Prometheus text counting what was
+            # just sent, and holding no token.
+            for d in demos:
+                status, _, text = d.get("/metrics")
+                counted = {}
+                for line in text.splitlines():
+                    if line.startswith("jwt_auth_requests_total{"):
+                        labels, _, value = line.rpartition(" ")
+                        counted[labels] = float(value)
+                refused = sum(v for k, v in counted.items() if 'outcome="refused"' in k)
+                verified = sum(v for k, v in counted.items() if 'outcome="verified"' in k)
+                clean = not any(part in text for t in sent for part in t.split(".") if len(part) >= 16)
+                report(status == 200 and verified >= 3 and refused >= 3 and clean
+                       and 'reason="invalid_signature"' in text,
+                       f"[{name}] {d.binary} GET /metrics: status {status}, verified {verified}, "
+                       f"refused {refused}, clean {clean}")
         finally:
             for d in demos:
                 d.stop()

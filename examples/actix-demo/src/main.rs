@@ -66,9 +66,19 @@ fn render(reply: DemoReply) -> HttpResponse {
     }
 }
 
+async fn metrics() -> HttpResponse {
+    match demo_support::metrics_text() {
+        Some(text) => HttpResponse::Ok()
+            .content_type(demo_support::METRICS_CONTENT_TYPE)
+            .body(text),
+        None => HttpResponse::NotFound().finish(),
+    }
+}
+
 #[actix_web::main]
 async fn main() -> std::io::Result<()> {
     demo_support::init_tracing();
+    demo_support::init_metrics();
     let config = demo_support::config_or_exit().await;
     let auth = JwtAuth::from(config.authenticator);
     let authenticator = web::Data::new(auth.authenticator().clone());
@@ -78,6 +88,7 @@ async fn main() -> std::io::Result<()> {
             .app_data(authenticator.clone())
             .app_data(tokens.clone())
             .route("/health", web::get().to(health))
+            .route("/metrics", web::get().to(metrics))
             .route("/login", web::post().to(login))
             .route("/refresh", web::post().to(refresh))
             .service(

@@ -24,6 +24,17 @@ async fn admin(Claims(claims): Claims<Value>) -> Json<Value> {
     Json(demo_support::admin_body(&claims))
 }
 
+async fn metrics() -> Response {
+    match demo_support::metrics_text() {
+        Some(text) => (
+            [(header::CONTENT_TYPE, demo_support::METRICS_CONTENT_TYPE)],
+            text,
+        )
+            .into_response(),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
 async fn login(State(tokens): Tokens, body: Bytes) -> Response {
     match &tokens {
         Some(tokens) => render(demo_support::login(tokens, &body).await),
@@ -71,6 +82,7 @@ fn app(auth: JwtAuth, tokens: Option<TokenService>) -> Router {
             "/health",
             get(move || async move { Json(demo_support::health_body(&authenticator)) }),
         )
+        .route("/metrics", get(metrics))
         .route("/login", post(login))
         .route("/refresh", post(refresh))
         .merge(
@@ -96,6 +108,7 @@ fn app(auth: JwtAuth, tokens: Option<TokenService>) -> Router {
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
     demo_support::init_tracing();
+    demo_support::init_metrics();
     let config = demo_support::config_or_exit().await;
     let listener = tokio::net::TcpListener::bind(config.addr).await?;
     #[allow(clippy::print_stdout)]

@@ -352,6 +352,37 @@ pub fn init_tracing() {
     let _ = tracing_subscriber::fmt().with_env_filter(filter).try_init();
 }
 
+#[cfg(feature = "metrics")]
+static METRICS: std::sync::OnceLock<Option<metrics_exporter_prometheus::PrometheusHandle>> =
+    std::sync::OnceLock::new();
+
+/// Installs the Prometheus recorder that `GET /metrics` renders, when the
+/// `metrics` feature is on (the demos' default). Call it once at start-up,
+/// before any request, so every counter is recorded.
+pub fn init_metrics() {
+    #[cfg(feature = "metrics")]
+    METRICS.get_or_init(|| {
+        metrics_exporter_prometheus::PrometheusBuilder::new()
+            .install_recorder()
+            .map_err(|e| tracing::warn!(error = %e, "jwt-auth demo: no metrics recorder"))
+            .ok()
+    });
+}
+
+/// The media type of [`metrics_text`].
+pub const METRICS_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// The body of `GET /metrics`: the Prometheus text format, or `None` (the
+/// route answers 404) when the `metrics` feature is off.
+pub fn metrics_text() -> Option<String> {
+    #[cfg(feature = "metrics")]
+    if let Some(Some(handle)) = METRICS.get() {
+        handle.run_upkeep();
+        return Some(handle.render());
+    }
+    None
+}
+
 /// Reads the configuration or exits with a clear message.
 pub async fn config_or_exit() -> DemoConfig {
     match DemoConfig::from_env().await {
@@ -496,7 +527,10 @@ mod tests {
             set_cookie: Some("refresh_token=eyJ-refresh-token-text; HttpOnly".into()),
         };
         let text = format!("{reply:?}");
-        assert!(text.contains("access_token") && text.contains("200"), "{text}");
+        assert!(
+            text.contains("access_token") && text.contains("200"),
+            "{text}"
+        );
         assert!(!text.contains("eyJ"), "{text}");
     }
 }
