@@ -1,5 +1,7 @@
 //! Project Wycheproof's JWS and JWK vectors, at the key-loading and
-//! signature-verification layer (`KeySet::verify_compact`).
+//! signature-verification layer (`KeySet::verify_compact`). The JWK vectors
+//! go through each key loader: a static JWK (or in-memory JWK Set), a JWK Set
+//! file, and (in `jwks.rs`) a remote JWKS.
 //!
 //! Every `valid` vector must verify and every `invalid` one must be refused,
 //! except the known upstream data problems listed in the vectors' README,
@@ -38,6 +40,27 @@ fn load_keys(group: &Value) -> Option<KeySet> {
     }
 }
 
+/// Loads a group's key through a JWK Set file on disk, as
+/// `KeySet::from_jwks_file` does for a service's own keys.
+fn load_keys_from_file(group: &Value) -> Option<KeySet> {
+    let jwk = group.get("public").or_else(|| group.get("private"))?;
+    let set = if jwk.get("keys").is_some() {
+        jwk.clone()
+    } else {
+        serde_json::json!({ "keys": [jwk] })
+    };
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let path = std::env::temp_dir().join(format!(
+        "jwt-auth-wycheproof-{}-{n}.json",
+        std::process::id()
+    ));
+    std::fs::write(&path, set.to_string()).unwrap();
+    let keys = KeySet::from_jwks_file(&path).ok();
+    std::fs::remove_file(&path).unwrap();
+    keys
+}
+
 /// Vectors whose label is wrong upstream, with the outcome we require.
 fn known_issue(tc: u64) -> Option<(&'static str, bool)> {
     match tc {
@@ -61,7 +84,7 @@ struct Tally {
     disagreements: Vec<String>,
 }
 
-fn run(file: &str) -> Option<Tally> {
+fn run(file: &str, load: fn(&Value) -> Option<KeySet>) -> Option<Tally> {
     let dir = vectors_dir()?;
     let text = std::fs::read_to_string(dir.join(file)).unwrap();
     let doc: Value = serde_json::from_str(&text).unwrap();
@@ -71,7 +94,7 @@ fn run(file: &str) -> Option<Tally> {
         disagreements: Vec::new(),
     };
     for group in doc["testGroups"].as_array().unwrap() {
-        let keys = load_keys(group);
+        let keys = load(group);
         for test in group["tests"].as_array().unwrap() {
             let tc = test["tcId"].as_u64().unwrap();
             let jws = test["jws"].as_str().unwrap_or("");
@@ -109,7 +132,7 @@ fn run(file: &str) -> Option<Tally> {
 
 #[test]
 fn json_web_signature_vectors() {
-    let Some(t) = run("json_web_signature_test.json") else {
+    let Some(t) = run("json_web_signature_test.json", load_keys) else {
         return;
     };
     println!(
@@ -124,14 +147,43 @@ fn json_web_signature_vectors() {
 
 #[test]
 fn json_web_key_vectors() {
-    let Some(t) = run("json_web_key_test.json") else {
+    let Some(t) = run("json_web_key_test.json", load_keys) else {
         return;
     };
     println!(
-        "wycheproof JWK: {} agree with their label, {} disagree",
+        "wycheproof JWK via static JWK: {} agree with their label, {} disagree",
         t.agree,
         t.disagreements.len()
     );
     assert!(t.disagreements.is_empty(), "{}", t.disagreements.join("\n"));
     assert_eq!(t.agree, 26);
+}
+
+#[test]
+fn json_web_key_vectors_through_a_jwks_file() {
+    let Some(t) = run("json_web_key_test.json", load_keys_from_file) else {
+        return;
+    };
+    println!(
+        "wycheproof JWK via JWKS file: {} agree with their label, {} disagree",
+        t.agree,
+        t.disagreements.len()
+    );
+    assert!(t.disagreements.is_empty(), "{}", t.disagreements.join("\n"));
+    assert_eq!(t.agree, 26);
+}
+
+#[test]
+fn json_web_signature_vectors_through_a_jwks_file() {
+    let Some(t) = run("json_web_signature_test.json", load_keys_from_file) else {
+        return;
+    };
+    println!(
+        "wycheproof JWS via JWKS file: {} agree with their label, {} known upstream data issues handled, {} disagree",
+        t.agree,
+        t.known,
+        t.disagreements.len()
+    );
+    assert!(t.agree > 380, "too few vectors ran: {}", t.agree);
+    assert!(t.disagreements.is_empty(), "{}", t.disagreements.join("\n"));
 }
