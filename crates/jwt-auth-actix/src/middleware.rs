@@ -58,6 +58,30 @@ pub struct JwtAuthMiddleware<S> {
     auth: JwtAuth,
 }
 
+/// Removes the configured headers from the request, then sets them from
+/// the verified token (actix-web's own header types).
+fn forward_claims(
+    forward: &jwt_auth_core::ClaimHeaders,
+    req: &mut ServiceRequest,
+    token: Option<&jwt_auth_core::VerifiedToken>,
+) {
+    use actix_web::http::header::{HeaderName, HeaderValue};
+    let headers = req.headers_mut();
+    for name in forward.header_names() {
+        if let Ok(name) = HeaderName::from_bytes(name.as_bytes()) {
+            headers.remove(name);
+        }
+    }
+    for (name, value) in token.map(|t| forward.values(t)).unwrap_or_default() {
+        if let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(&value),
+        ) {
+            headers.append(name, value);
+        }
+    }
+}
+
 type LocalBoxFuture<T> = Pin<Box<dyn std::future::Future<Output = T>>>;
 
 impl<S, B> Service<ServiceRequest> for JwtAuthMiddleware<S>
@@ -78,6 +102,7 @@ where
         let allow_anonymous = self.auth.allow_anonymous;
         let service = Rc::clone(&self.service);
         Box::pin(async move {
+            let mut req = req;
             let authentication = match authenticate.await {
                 Ok(Some(token)) => Authentication::verified(authenticator, token),
                 Ok(None) if allow_anonymous => Authentication::anonymous(authenticator),
@@ -91,6 +116,9 @@ where
                     return Ok(req.into_response(response).map_into_right_body());
                 }
             };
+            if let Some(forward) = authentication.authenticator().claim_headers() {
+                forward_claims(forward, &mut req, authentication.token());
+            }
             req.extensions_mut().insert(authentication);
             service
                 .call(req)

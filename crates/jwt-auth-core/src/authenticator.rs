@@ -13,6 +13,7 @@ use serde_json::{Map, Value};
 use crate::BoxFuture;
 use crate::cache::{Scope, TokenCache};
 use crate::error::{AuthError, AuthErrorKind, DefaultResponder, ErrorResponder, ErrorResponse};
+use crate::forward::ClaimHeaders;
 use crate::json::{self, JsonError};
 use crate::jws::{CompactParts, JwsHeader};
 use crate::key::{Algorithm, Key};
@@ -78,6 +79,8 @@ struct Config {
     /// Most verified tokens kept; 0 turns the cache off.
     cache_capacity: u64,
     cache: TokenCache,
+    /// Headers set from claims for the service behind.
+    forward: Option<Arc<ClaimHeaders>>,
 }
 
 impl fmt::Debug for Authenticator {
@@ -112,6 +115,7 @@ impl Authenticator {
                 refresh_only: false,
                 cache_capacity: DEFAULT_CACHE_CAPACITY,
                 cache: TokenCache::new(DEFAULT_CACHE_CAPACITY),
+                forward: None,
             }),
         }
     }
@@ -205,6 +209,21 @@ impl Authenticator {
     pub fn error_responder(mut self, responder: impl ErrorResponder) -> Self {
         self.config().responder = Arc::new(responder);
         self
+    }
+
+    /// Sets request headers from verified claims for the service behind
+    /// (gateway use), after removing those headers from every incoming
+    /// request, so clients cannot supply them. See [`ClaimHeaders`].
+    /// Defaults to forwarding nothing.
+    #[must_use]
+    pub fn forward_claims(mut self, headers: ClaimHeaders) -> Self {
+        self.config().forward = (!headers.is_empty()).then(|| Arc::new(headers));
+        self
+    }
+
+    /// The headers set from claims, if any (for adapters).
+    pub fn claim_headers(&self) -> Option<&ClaimHeaders> {
+        self.inner.forward.as_deref()
     }
 
     /// Checks every verified token against `store`: a revoked `jti`, or a

@@ -61,6 +61,7 @@ mod b64;
 mod cache;
 mod claims;
 mod error;
+pub mod forward;
 mod issue;
 mod json;
 mod jws;
@@ -87,6 +88,7 @@ pub use authenticator::{
 pub use authz::Requirement;
 pub use claims::{Audience, DefaultClaims, RegisteredClaims};
 pub use error::{AuthError, AuthErrorKind, DefaultResponder, ErrorResponder, ErrorResponse};
+pub use forward::ClaimHeaders;
 pub use issue::{
     ACCESS_TYP, IssuedToken, REFRESH_TYP, RefreshCookie, TokenIssuer, TokenPair, TokenService,
 };
@@ -208,6 +210,15 @@ macro_rules! __jwt_auth_middleware_type {
             /// checked). `0` turns the cache off. Defaults to 10,000.
             pub fn cache_capacity(mut self, capacity: u64) -> Self {
                 self.authenticator = self.authenticator.cache_capacity(capacity);
+                self
+            }
+
+            /// Sets request headers from verified claims for the service
+            /// behind (gateway use), after removing them from every incoming
+            /// request. See [`ClaimHeaders`]($crate::ClaimHeaders). Defaults
+            /// to forwarding nothing.
+            pub fn forward_claims(mut self, headers: $crate::ClaimHeaders) -> Self {
+                self.authenticator = self.authenticator.forward_claims(headers);
                 self
             }
 

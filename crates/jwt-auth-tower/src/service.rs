@@ -127,6 +127,9 @@ where
                             return Poll::Ready(Ok(rejection(authenticator.error_response(&err))));
                         }
                     };
+                    if let Some(forward) = authenticator.claim_headers() {
+                        forward.apply(req.headers_mut(), authentication.token());
+                    }
                     req.extensions_mut().insert(authentication);
                     let future = inner.call(req);
                     self.as_mut().project().state.set(State::Inner { future });
