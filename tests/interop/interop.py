@@ -211,6 +211,20 @@ def main():
                        and 'reason="invalid_signature"' in text,
                        f"[{name}] {d.binary} GET /metrics: status {status}, verified {verified}, "
                        f"refused {refused}, clean {clean}")
+            # GET /openapi.json (DEMO-CONTRACT): the same document on both,
+            # declaring the bearer JWT scheme and what each route needs.
+            docs = [d.get("/openapi.json") for d in demos]
+            doc = json.loads(docs[0][2]) if docs[0][0] == 200 else {}
+            scheme = doc.get("components", {}).get("securitySchemes", {}).get("bearer_jwt", {})
+            paths = doc.get("paths", {})
+            report(docs[0] == docs[1] and doc.get("openapi", "").startswith("3.")
+                   and scheme == {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
+                                  "description": scheme.get("description")}
+                   and paths.get("/me", {}).get("get", {}).get("security") == [{"bearer_jwt": []}]
+                   and paths.get("/admin", {}).get("get", {}).get("security") == [{"bearer_jwt": ["admin"]}]
+                   and {} in paths.get("/optional", {}).get("get", {}).get("security", [])
+                   and "security" not in paths.get("/health", {}).get("get", {}),
+                   f"[{name}] GET /openapi.json declares the bearer JWT scheme: {scheme}")
         finally:
             for d in demos:
                 d.stop()

@@ -74,11 +74,14 @@ pub use authorize::{Authorize, AuthorizeMiddleware, RequirePermission, RequireRo
 pub use extract::{Claims, ClaimsRejection};
 pub use middleware::{JwtAuth, JwtAuthMiddleware};
 
+#[cfg(feature = "utoipa")]
+#[cfg_attr(docsrs, doc(cfg(feature = "utoipa")))]
+pub use jwt_auth_core::openapi;
 pub use jwt_auth_core::{
-    Algorithm, AuthError, AuthErrorKind, Authentication, Authenticator, DefaultClaims,
-    ErrorResponse, IssuedToken, Issuers, Key, KeyError, KeySet, KeySource, MemoryStore,
-    RefreshCookie, Requirement, RevocationStore, TokenIssuer, TokenPair, TokenService, TokenSource,
-    Validation, VerifiedToken,
+    Algorithm, AuthError, AuthErrorKind, Authentication, Authenticator, ClaimHeaders,
+    DefaultClaims, ErrorResponse, IssuedToken, Issuers, Key, KeyError, KeySet, KeySource,
+    MemoryStore, RefreshCookie, Requirement, RevocationStore, TokenIssuer, TokenPair, TokenService,
+    TokenSource, Validation, VerifiedToken,
 };
 #[cfg(feature = "remote")]
 #[cfg_attr(docsrs, doc(cfg(feature = "remote")))]

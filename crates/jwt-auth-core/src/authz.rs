@@ -113,6 +113,16 @@ impl Requirement {
         }
     }
 
+    /// The roles, scopes or permissions this requirement names, in order
+    /// (empty for a [`claims`](Self::claims) predicate): what an OpenAPI
+    /// security requirement lists.
+    pub fn required(&self) -> &[String] {
+        match &self.check {
+            Check::Values { values, .. } => values,
+            Check::Predicate(_) => &[],
+        }
+    }
+
     /// At least one of these roles.
     pub fn any_role(roles: impl IntoIterator<Item = impl Into<String>>) -> Self {
         Self::values(What::Roles, false, roles)

@@ -79,11 +79,14 @@ pub use extract::{Claims, ClaimsRejection};
 pub use layer::JwtAuth;
 pub use service::{JwtAuthService, ResponseBody, ResponseFuture};
 
+#[cfg(feature = "utoipa")]
+#[cfg_attr(docsrs, doc(cfg(feature = "utoipa")))]
+pub use jwt_auth_core::openapi;
 pub use jwt_auth_core::{
-    Algorithm, AuthError, AuthErrorKind, Authentication, Authenticator, DefaultClaims,
-    ErrorResponse, IssuedToken, Issuers, Key, KeyError, KeySet, KeySource, MemoryStore,
-    RefreshCookie, Requirement, RevocationStore, TokenIssuer, TokenPair, TokenService, TokenSource,
-    Validation, VerifiedToken,
+    Algorithm, AuthError, AuthErrorKind, Authentication, Authenticator, ClaimHeaders,
+    DefaultClaims, ErrorResponse, IssuedToken, Issuers, Key, KeyError, KeySet, KeySource,
+    MemoryStore, RefreshCookie, Requirement, RevocationStore, TokenIssuer, TokenPair, TokenService,
+    TokenSource, Validation, VerifiedToken,
 };
 #[cfg(feature = "remote")]
 #[cfg_attr(docsrs, doc(cfg(feature = "remote")))]

@@ -5,7 +5,7 @@ use actix_web::http::header::SET_COOKIE;
 use actix_web::{App, HttpMessage, HttpRequest, HttpResponse, HttpServer, web};
 use demo_support::DemoReply;
 use jwt_auth_actix::{
-    ActixRequest, Authentication, Authenticator, Claims, JwtAuth, RequireRole, TokenService,
+    ActixRequest, Authentication, Authenticator, Authorize, Claims, JwtAuth, TokenService,
 };
 use serde_json::Value;
 
@@ -66,6 +66,13 @@ fn render(reply: DemoReply) -> HttpResponse {
     }
 }
 
+async fn openapi() -> HttpResponse {
+    static DOC: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(DOC.get_or_init(demo_support::openapi_json).clone())
+}
+
 async fn metrics() -> HttpResponse {
     match demo_support::metrics_text() {
         Some(text) => HttpResponse::Ok()
@@ -89,6 +96,7 @@ async fn main() -> std::io::Result<()> {
             .app_data(tokens.clone())
             .route("/health", web::get().to(health))
             .route("/metrics", web::get().to(metrics))
+            .route("/openapi.json", web::get().to(openapi))
             .route("/login", web::post().to(login))
             .route("/refresh", web::post().to(refresh))
             .service(
@@ -103,7 +111,7 @@ async fn main() -> std::io::Result<()> {
             )
             .service(
                 web::resource("/admin")
-                    .wrap(RequireRole::any(["admin"]))
+                    .wrap(Authorize::new(demo_support::admin_requirement()))
                     .wrap(auth.clone())
                     .route(web::get().to(admin)),
             )

@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use demo_support::DemoReply;
-use jwt_auth_tower::{Authentication, Claims, JwtAuth, RequireRole, TokenService};
+use jwt_auth_tower::{Authentication, Authorize, Claims, JwtAuth, TokenService};
 use serde_json::Value;
 
 type Tokens = State<Option<TokenService>>;
@@ -22,6 +22,12 @@ async fn optional(claims: Option<Claims<Value>>) -> Json<Value> {
 
 async fn admin(Claims(claims): Claims<Value>) -> Json<Value> {
     Json(demo_support::admin_body(&claims))
+}
+
+async fn openapi() -> Response {
+    static DOC: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let doc = DOC.get_or_init(demo_support::openapi_json).clone();
+    ([(header::CONTENT_TYPE, "application/json")], doc).into_response()
 }
 
 async fn metrics() -> Response {
@@ -83,6 +89,7 @@ fn app(auth: JwtAuth, tokens: Option<TokenService>) -> Router {
             get(move || async move { Json(demo_support::health_body(&authenticator)) }),
         )
         .route("/metrics", get(metrics))
+        .route("/openapi.json", get(openapi))
         .route("/login", post(login))
         .route("/refresh", post(refresh))
         .merge(
@@ -94,7 +101,7 @@ fn app(auth: JwtAuth, tokens: Option<TokenService>) -> Router {
         .merge(
             Router::new()
                 .route("/admin", get(admin))
-                .route_layer(RequireRole::any(["admin"]))
+                .route_layer(Authorize::new(demo_support::admin_requirement()))
                 .route_layer(auth.clone()),
         )
         .merge(

@@ -510,6 +510,171 @@ pub async fn logout<R: AuthRequest + ?Sized>(
     }
 }
 
+/// What `GET /admin` requires: the role `admin`. The demos guard the route
+/// with it and document it in `/openapi.json`, from this one value.
+pub fn admin_requirement() -> jwt_auth_core::Requirement {
+    jwt_auth_core::Requirement::any_role(["admin"])
+}
+
+/// The demo's OpenAPI document (`GET /openapi.json`): every route, the bearer
+/// JWT security scheme, and which routes need a token (and which role).
+pub fn openapi_json() -> String {
+    use jwt_auth_core::openapi::{BearerJwt, Security, secure};
+    use utoipa::Modify;
+    use utoipa::openapi::path::{HttpMethod, OperationBuilder, PathItem};
+    use utoipa::openapi::request_body::RequestBodyBuilder;
+    use utoipa::openapi::{
+        ContentBuilder, InfoBuilder, ObjectBuilder, OpenApiBuilder, PathsBuilder, ResponseBuilder,
+        Type,
+    };
+
+    let op = |summary: &str, responses: &[(&str, &str)]| {
+        let mut op = OperationBuilder::new().summary(Some(summary));
+        for (status, description) in responses {
+            op = op.response(*status, ResponseBuilder::new().description(*description));
+        }
+        op
+    };
+    let credentials = ObjectBuilder::new()
+        .property("username", ObjectBuilder::new().schema_type(Type::String))
+        .property("password", ObjectBuilder::new().schema_type(Type::String))
+        .required("username")
+        .required("password");
+    let login = op(
+        "Log in with a demo user; sets the refresh cookie",
+        &[
+            (
+                "200",
+                "An access token (`access_token`, `token_type`, `expires_in`)",
+            ),
+            ("401", "Wrong username or password"),
+            ("404", "The demo holds no signing key"),
+        ],
+    )
+    .request_body(Some(
+        RequestBodyBuilder::new()
+            .content(
+                "application/json",
+                ContentBuilder::new().schema(Some(credentials)).build(),
+            )
+            .required(Some(utoipa::openapi::Required::True))
+            .build(),
+    ));
+    let paths = PathsBuilder::new()
+        .path(
+            "/health",
+            PathItem::new(
+                HttpMethod::Get,
+                op(
+                    "Liveness and key readiness",
+                    &[("200", "`{\"status\":\"ok\",\"keys_ready\":…}`")],
+                ),
+            ),
+        )
+        .path(
+            "/me",
+            PathItem::new(
+                HttpMethod::Get,
+                op(
+                    "Every verified claim",
+                    &[
+                        ("200", "The claims, exactly as in the token"),
+                        ("503", "Remote keys have never loaded"),
+                    ],
+                ),
+            ),
+        )
+        .path(
+            "/optional",
+            PathItem::new(
+                HttpMethod::Get,
+                op(
+                    "Works with or without a token",
+                    &[("200", "`{\"authenticated\":…}`")],
+                ),
+            ),
+        )
+        .path(
+            "/admin",
+            PathItem::new(
+                HttpMethod::Get,
+                op(
+                    "Needs the `admin` role",
+                    &[("200", "`{\"admin\":true,\"sub\":…}`")],
+                ),
+            ),
+        )
+        .path("/login", PathItem::new(HttpMethod::Post, login))
+        .path(
+            "/refresh",
+            PathItem::new(
+                HttpMethod::Post,
+                op(
+                    "Rotate the refresh cookie for a new access token",
+                    &[
+                        ("200", "A new access token and a rotated cookie"),
+                        ("401", "Missing, invalid or reused refresh token"),
+                    ],
+                ),
+            ),
+        )
+        .path(
+            "/logout",
+            PathItem::new(
+                HttpMethod::Post,
+                op(
+                    "Revoke the access token and its refresh family",
+                    &[("204", "Logged out")],
+                ),
+            ),
+        )
+        .path(
+            "/metrics",
+            PathItem::new(
+                HttpMethod::Get,
+                op(
+                    "Prometheus metrics (with the `metrics` feature)",
+                    &[
+                        ("200", "Prometheus text format"),
+                        ("404", "Built without metrics"),
+                    ],
+                ),
+            ),
+        )
+        .path(
+            "/openapi.json",
+            PathItem::new(
+                HttpMethod::Get,
+                op("This document", &[("200", "OpenAPI 3.1")]),
+            ),
+        );
+    let mut doc = OpenApiBuilder::new()
+        .info(
+            InfoBuilder::new()
+                .title("jwt-auth demo")
+                .version(env!("CARGO_PKG_VERSION"))
+                .description(Some(
+                    "The jwt-auth demo server (axum and actix-web answer alike).",
+                )),
+        )
+        .paths(paths)
+        .build();
+    BearerJwt::new()
+        .description("A JWT access token: `Authorization: Bearer <token>` (RFC 6750).")
+        .modify(&mut doc);
+    secure(&mut doc, "/me", HttpMethod::Get, Security::Required);
+    secure(&mut doc, "/logout", HttpMethod::Post, Security::Required);
+    secure(&mut doc, "/optional", HttpMethod::Get, Security::Optional);
+    let admin = admin_requirement();
+    secure(
+        &mut doc,
+        "/admin",
+        HttpMethod::Get,
+        Security::Requires(&admin),
+    );
+    doc.to_json().unwrap_or_else(|_| "{}".to_owned())
+}
+
 /// The body of `GET /admin`.
 pub fn admin_body(claims: &Value) -> Value {
     json!({"admin": true, "sub": claims.get("sub").cloned().unwrap_or(Value::Null)})
