@@ -56,13 +56,142 @@
 //! | `rust_crypto` | no | verify with RustCrypto |
 //! | `reqwest` | yes | remote key sets (`RemoteJwks`: JWKS URL, OpenID Connect discovery) with `reqwest` as the HTTP client |
 //! | `remote` | with `reqwest` | remote key sets with your own `HttpClient` |
+//! | `metrics` | no | counters through the `metrics` facade (`jwt_auth_core::observe`) |
+//! | `utoipa` | no | OpenAPI security scheme and per-route requirements (`openapi`) |
 //!
 //! ## Keys from an identity provider
 //!
 //! Give [`JwtAuth::new`] a `RemoteJwks` (or an [`Issuers`] map) instead of
-//! a [`Key`]: `JwtAuth::new(RemoteJwks::discover("https://idp.example.com").build()?)`.
-//! Build it once inside the Tokio runtime and clone the `JwtAuth` where it is
-//! needed; keys refresh in the background (see `jwt_auth_core::remote`).
+//! a [`Key`]. Build it once inside the runtime, before the `HttpServer`
+//! factory, and clone the `JwtAuth` into it; keys refresh in the
+//! background, and a request with a known `kid` never waits for a fetch
+//! (see `jwt_auth_core::remote`).
+//!
+//! ```no_run
+//! # #[cfg(feature = "reqwest")]
+//! # mod example {
+//! use actix_web::{App, HttpServer, web};
+//! use jwt_auth_actix::{Claims, DefaultClaims, JwtAuth, RemoteJwks};
+//!
+//! #[actix_web::main]
+//! async fn main() -> std::io::Result<()> {
+//!     // Reads https://idp.example.com/.well-known/openid-configuration, then its jwks_uri.
+//!     let keys = RemoteJwks::discover("https://idp.example.com")
+//!         .build()
+//!         .map_err(std::io::Error::other)?;
+//!     let auth = JwtAuth::new(keys)
+//!         .issuer("https://idp.example.com")
+//!         .audience("orders-api")
+//!         .typ("at+jwt"); // RFC 9068 access tokens
+//!     HttpServer::new(move || {
+//!         App::new().wrap(auth.clone()).route(
+//!             "/me",
+//!             web::get().to(|Claims(c): Claims<DefaultClaims>| async move {
+//!                 c.sub().unwrap_or_default().to_owned()
+//!             }),
+//!         )
+//!     })
+//!     .bind(("127.0.0.1", 8080))?
+//!     .run()
+//!     .await
+//! }
+//! # }
+//! # fn main() {}
+//! ```
+//!
+//! ## Roles, scopes and permissions
+//!
+//! ```
+//! use actix_web::{App, HttpResponse, test, web};
+//! use jwt_auth_actix::{JwtAuth, Key, RequireRole, RequireScope};
+//!
+//! # #[actix_web::main]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let key = Key::hmac(b"0123456789abcdef0123456789abcdef")?;
+//! let auth = JwtAuth::new(key.clone());
+//! let app = test::init_service(
+//!     App::new()
+//!         .service(
+//!             web::resource("/admin")
+//!                 .wrap(RequireRole::any(["admin"])) // runs after JwtAuth:
+//!                 .wrap(auth.clone())               // the last `wrap` runs first
+//!                 .to(|| async { HttpResponse::Ok().finish() }),
+//!         )
+//!         .service(
+//!             web::resource("/orders")
+//!                 .wrap(RequireScope::all(["orders:read"]))
+//!                 .wrap(auth)
+//!                 .to(|| async { HttpResponse::Ok().finish() }),
+//!         ),
+//! )
+//! .await;
+//! let exp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs() + 600;
+//! let user = key.encode(&serde_json::json!({"sub": "bob", "exp": exp, "roles": ["user"],
+//!                                            "scope": "orders:read"}))?;
+//! let call = |path: &str| test::TestRequest::get().uri(path)
+//!     .insert_header(("authorization", format!("Bearer {user}"))).to_request();
+//! let denied = test::call_service(&app, call("/admin")).await;
+//! assert_eq!(denied.status(), 403); // Bearer error="insufficient_scope"
+//! assert_eq!(test::call_service(&app, call("/orders")).await.status(), 200);
+//! # Ok(()) }
+//! ```
+//!
+//! ## Login, refresh and logout
+//!
+//! A service with its own login endpoint issues and rotates tokens with
+//! [`TokenService`]; its [`TokenService::authenticator`] verifies the access
+//! tokens and checks revocation.
+//!
+//! ```
+//! use actix_web::{App, HttpRequest, HttpResponse, test, web};
+//! use jwt_auth_actix::{ActixRequest, JwtAuth, Key, TokenIssuer, TokenService};
+//!
+//! async fn login(tokens: web::Data<TokenService>) -> HttpResponse {
+//!     // (check the user's password first)
+//!     match tokens.login("alice", serde_json::json!({"roles": ["admin"]})).await {
+//!         Ok(pair) => HttpResponse::Ok()
+//!             .insert_header(("set-cookie", tokens.set_cookie(&pair)))
+//!             .json(serde_json::json!({"access_token": pair.access.as_str()})),
+//!         Err(_) => HttpResponse::ServiceUnavailable().finish(), // the store is down
+//!     }
+//! }
+//!
+//! async fn refresh(tokens: web::Data<TokenService>, req: HttpRequest) -> HttpResponse {
+//!     // Reads the refresh cookie, rotates it; a reused one revokes its family.
+//!     match tokens.refresh_request(&ActixRequest::new(&req)).await {
+//!         Ok(pair) => HttpResponse::Ok()
+//!             .insert_header(("set-cookie", tokens.set_cookie(&pair)))
+//!             .json(serde_json::json!({"access_token": pair.access.as_str()})),
+//!         Err(_) => HttpResponse::Unauthorized().finish(),
+//!     }
+//! }
+//!
+//! # #[actix_web::main]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let issuer = TokenIssuer::new(Key::hmac(b"0123456789abcdef0123456789abcdef")?)?;
+//! let tokens = TokenService::new(issuer); // jwt-auth-redis shares the state
+//! let auth = JwtAuth::from(tokens.authenticator());
+//! let app = test::init_service(
+//!     App::new()
+//!         .app_data(web::Data::new(tokens))
+//!         .route("/login", web::post().to(login))
+//!         .route("/refresh", web::post().to(refresh))
+//!         .service(web::resource("/me").wrap(auth).to(|| async { HttpResponse::Ok().finish() })),
+//! )
+//! .await;
+//! let res = test::call_service(&app, test::TestRequest::post().uri("/login").to_request()).await;
+//! let cookie = res.headers().get("set-cookie").unwrap().to_str()?.split(';').next().unwrap().to_owned();
+//! let body: serde_json::Value = test::read_body_json(res).await;
+//! let access = body["access_token"].as_str().unwrap();
+//! let me = test::TestRequest::get().uri("/me")
+//!     .insert_header(("authorization", format!("Bearer {access}"))).to_request();
+//! assert_eq!(test::call_service(&app, me).await.status(), 200);
+//! let again = || test::TestRequest::post().uri("/refresh")
+//!     .insert_header(("cookie", cookie.clone())).to_request();
+//! assert_eq!(test::call_service(&app, again()).await.status(), 200);
+//! assert_eq!(test::call_service(&app, again()).await.status(), 401, "reuse is refused");
+//! # Ok(()) }
+//! ```
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
 
