@@ -8,7 +8,7 @@ use std::time::{Duration, UNIX_EPOCH};
 use jwt_auth_core::test_util::{b64url, forge, forge_signed, hmac_sha256};
 use jwt_auth_core::{Authenticator, Key, KeySet};
 use jwt_auth_tests::jwks_server::JwksServer;
-use jwt_auth_tests::{NOW, Reply, TestRequest, fixture, pem_key, via_actix, via_axum};
+use jwt_auth_tests::{Capture, NOW, Reply, TestRequest, fixture, pem_key, via_actix, via_axum};
 use serde_json::json;
 
 fn on_clock(auth: Authenticator) -> Authenticator {
@@ -222,20 +222,6 @@ async fn cve_2025_53864_deeply_nested_claims() {
     assert_eq!(both(&auth, &fine).await.status, 200, "still serving");
 }
 
-/// Collects everything `tracing` writes, at every level.
-#[derive(Clone, Default)]
-struct Capture(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl std::io::Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 /// CVE-2021-34532 (ASP.NET Core): a JWT that failed validation was written
 /// to the log. Every kind of refusal here is logged at TRACE, and the
 /// errors' `Debug` and `Display` are logged too; no token or part of one
@@ -273,13 +259,7 @@ async fn cve_2021_34532_refused_tokens_never_reach_the_logs() {
         forge(r#"{"alg":"none"}"#, &claims(), b""),
         forge_signed(r#"{"alg":"HS256","crit":["exp"]}"#, &claims(), &key).unwrap(),
     ];
-    let capture = Capture::default();
-    let writer = capture.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(move || writer.clone())
-        .finish();
-    let guard = tracing::subscriber::set_default(subscriber);
+    let (capture, guard) = Capture::everything();
     for token in &tokens {
         refused(&auth, token, "a refused token").await;
         let error = auth.verify(token).unwrap_err();
@@ -289,7 +269,7 @@ async fn cve_2021_34532_refused_tokens_never_reach_the_logs() {
     let verified = auth.verify(&good).unwrap();
     tracing::info!(?verified, "the application logs the verified token");
     drop(guard);
-    let logs = String::from_utf8_lossy(&capture.0.lock().unwrap()).into_owned();
+    let logs = capture.text();
     assert!(
         logs.contains("request refused"),
         "refusals are logged: {logs}"

@@ -2,25 +2,10 @@
 //! adapters; never the token, never `sub`.
 #![allow(missing_docs, clippy::unwrap_used)]
 
-use std::sync::{Arc, Mutex};
-
 use jwt_auth_core::Key;
-use jwt_auth_tests::{NOW, TestRequest, authenticator, via_actix, via_axum};
+use jwt_auth_tests::{Capture, NOW, TestRequest, authenticator, via_actix, via_axum};
 use serde_json::json;
 use tracing_subscriber::fmt::format::FmtSpan;
-
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 #[actix_web::test]
 async fn one_span_per_authentication_with_its_fields() {
@@ -63,7 +48,7 @@ async fn one_span_per_authentication_with_its_fields() {
         assert_eq!(reply.status, 200);
     }
     drop(guard);
-    let logs = String::from_utf8_lossy(&capture.0.lock().unwrap()).into_owned();
+    let logs = capture.text();
     let spans: Vec<&str> = logs
         .lines()
         .filter(|l| l.contains("jwt_auth.authenticate") && l.contains("close"))

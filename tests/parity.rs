@@ -21,7 +21,7 @@ use jwt_auth_core::{
 };
 use jwt_auth_tests::jwks_server::{JwksServer, Mode};
 use jwt_auth_tests::{
-    NOW, Reply, TestRequest, authenticator, fixture, pem_key, via_actix, via_axum,
+    Capture, NOW, Reply, TestRequest, authenticator, fixture, pem_key, via_actix, via_axum,
 };
 use serde_json::{Value, json};
 
@@ -796,6 +796,37 @@ fn fetched(
     }
 }
 
+/// `case` after `break_endpoint` and a refresh that must fail; afterwards
+/// the keys must still be ready, with the failure on record.
+fn failed_refresh<F>(
+    case: Case,
+    keys: &RemoteJwks,
+    break_endpoint: impl Fn() -> F + 'static,
+) -> Case
+where
+    F: std::future::Future<Output = ()> + Send + 'static,
+{
+    let (refresh_keys, status_keys) = (keys.clone(), keys.clone());
+    case.before(move || {
+        let (broken, keys) = (break_endpoint(), refresh_keys.clone());
+        async move {
+            broken.await;
+            match keys.refresh().await {
+                Err(_) => Ok(()),
+                Ok(()) => Err("the refresh should have failed".into()),
+            }
+        }
+    })
+    .after(move || {
+        let status = status_keys.status();
+        std::future::ready(if status.ready && status.last_error.is_some() {
+            Ok(())
+        } else {
+            Err(format!("status after the failed refresh: {status:?}"))
+        })
+    })
+}
+
 /// Catalogue rows that need state around the request: remote key sets (7,
 /// 22, 23, 24) and the token lifecycle (20, 21). Cases run in order; the
 /// servers must outlive them.
@@ -891,33 +922,17 @@ async fn stateful_cases() -> (Vec<Case>, Vec<Arc<JwksServer>>) {
         ("answers 500", Mode::Status500),
         ("answers garbage JSON", Mode::Garbage),
     ] {
-        let (server, refresh_keys, status_keys) = (Arc::clone(&server), keys.clone(), keys.clone());
-        cases.push(
-            Case::new(
-                format!("#23 the JWKS endpoint {what}: cached keys keep working"),
-                &auth,
-                me().bearer(&good),
-                Expect::Ok,
-            )
-            .before(move || {
-                server.set_mode(mode);
-                let keys = refresh_keys.clone();
-                async move {
-                    match keys.refresh().await {
-                        Err(_) => Ok(()),
-                        Ok(()) => Err("the refresh should have failed".into()),
-                    }
-                }
-            })
-            .after(move || {
-                let status = status_keys.status();
-                std::future::ready(if status.ready && status.last_error.is_some() {
-                    Ok(())
-                } else {
-                    Err(format!("status after the failed refresh: {status:?}"))
-                })
-            }),
+        let server = Arc::clone(&server);
+        let case = Case::new(
+            format!("#23 the JWKS endpoint {what}: cached keys keep working"),
+            &auth,
+            me().bearer(&good),
+            Expect::Ok,
         );
+        cases.push(failed_refresh(case, &keys, move || {
+            server.set_mode(mode);
+            std::future::ready(())
+        }));
     }
     // A hanging endpoint: the refresh is held at the server while requests run.
     let pending: Arc<std::sync::Mutex<Option<tokio::task::JoinHandle<bool>>>> = Arc::default();
@@ -966,33 +981,17 @@ async fn stateful_cases() -> (Vec<Case>, Vec<Arc<JwksServer>>) {
         );
     }
     {
-        let (server, refresh_keys, status_keys) = (Arc::clone(&server), keys.clone(), keys.clone());
-        cases.push(
-            Case::new(
-                "#23 the JWKS endpoint is unreachable: cached keys keep working",
-                &auth,
-                me().bearer(&good),
-                Expect::Ok,
-            )
-            .before(move || {
-                let (server, keys) = (Arc::clone(&server), refresh_keys.clone());
-                async move {
-                    server.stop().await;
-                    match keys.refresh().await {
-                        Err(_) => Ok(()),
-                        Ok(()) => Err("the refresh should have failed".into()),
-                    }
-                }
-            })
-            .after(move || {
-                let status = status_keys.status();
-                std::future::ready(if status.ready && status.last_error.is_some() {
-                    Ok(())
-                } else {
-                    Err(format!("status: {status:?}"))
-                })
-            }),
+        let server = Arc::clone(&server);
+        let case = Case::new(
+            "#23 the JWKS endpoint is unreachable: cached keys keep working",
+            &auth,
+            me().bearer(&good),
+            Expect::Ok,
         );
+        cases.push(failed_refresh(case, &keys, move || {
+            let server = Arc::clone(&server);
+            async move { server.stop().await }
+        }));
     }
     servers.push(server);
 
@@ -1213,20 +1212,6 @@ fn check(case: &Case, reply: &Reply) -> Result<(), String> {
     }
 }
 
-/// Collects everything `tracing` writes, at every level.
-#[derive(Clone, Default)]
-struct Capture(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl std::io::Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 /// The token-like part of every header a case sends.
 fn sent_tokens(case: &Case) -> Vec<String> {
     case.reqs
@@ -1248,13 +1233,7 @@ async fn both_adapters_answer_every_case_alike() {
     cases.extend(stateful);
     assert!(cases.len() >= 40, "the table must hold at least 40 cases");
     // Capture every log line written while the whole table runs.
-    let capture = Capture::default();
-    let writer = capture.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(move || writer.clone())
-        .finish();
-    let guard = tracing::subscriber::set_default(subscriber);
+    let (capture, guard) = Capture::everything();
     let mut failures = Vec::new();
     for case in &cases {
         if let Some(before) = &case.before
@@ -1282,7 +1261,7 @@ async fn both_adapters_answer_every_case_alike() {
         }
     }
     drop(guard);
-    let logs = String::from_utf8_lossy(&capture.0.lock().unwrap()).into_owned();
+    let logs = capture.text();
     assert!(
         logs.contains("request refused"),
         "refusals are logged (capture works)"
