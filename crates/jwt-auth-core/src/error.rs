@@ -1,6 +1,7 @@
 //! The error model: why a request was refused, and its RFC 6750 answer.
 
-use std::fmt;
+use std::borrow::Cow;
+use std::fmt::{self, Write as _};
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -69,6 +70,27 @@ impl AuthErrorKind {
             Self::InsufficientScope => StatusCode::FORBIDDEN,
             Self::NotConfigured => StatusCode::INTERNAL_SERVER_ERROR,
             _ => StatusCode::UNAUTHORIZED,
+        }
+    }
+
+    /// The gRPC status code (the `grpc-status` value) this kind is answered
+    /// with on a gRPC request.
+    ///
+    /// | kinds | code |
+    /// |---|---|
+    /// | no token, malformed request or token, any verification failure, revoked | 16 `UNAUTHENTICATED` |
+    /// | [`InsufficientScope`](Self::InsufficientScope) | 7 `PERMISSION_DENIED` |
+    /// | [`KeysUnavailable`](Self::KeysUnavailable), [`RevocationUnavailable`](Self::RevocationUnavailable) | 14 `UNAVAILABLE` |
+    /// | [`NotConfigured`](Self::NotConfigured) | 13 `INTERNAL` |
+    ///
+    /// The values are the canonical codes of `google.rpc.Code`, so
+    /// `tonic::Code::from_i32(kind.grpc_code())` gives the matching tonic code.
+    pub fn grpc_code(self) -> i32 {
+        match self {
+            Self::InsufficientScope => GrpcStatus::PERMISSION_DENIED,
+            Self::KeysUnavailable | Self::RevocationUnavailable => GrpcStatus::UNAVAILABLE,
+            Self::NotConfigured => GrpcStatus::INTERNAL,
+            _ => GrpcStatus::UNAUTHENTICATED,
         }
     }
 
@@ -244,6 +266,25 @@ impl AuthError {
         self.kind.status()
     }
 
+    /// The gRPC answer to this error: the code for `grpc-status` and the
+    /// fixed, coarse `grpc-message` (the same phrase as the RFC 6750
+    /// `error_description`).
+    ///
+    /// ```
+    /// use jwt_auth_core::{AuthError, AuthErrorKind};
+    ///
+    /// let status = AuthError::new(AuthErrorKind::Expired).grpc_status();
+    /// assert_eq!(status.code(), 16);
+    /// assert_eq!(status.code_name(), "UNAUTHENTICATED");
+    /// assert_eq!(status.message(), "the token has expired");
+    ///
+    /// let status = AuthError::insufficient_scope(Some("orders:write")).grpc_status();
+    /// assert_eq!((status.code(), status.code_name()), (7, "PERMISSION_DENIED"));
+    /// ```
+    pub fn grpc_status(&self) -> GrpcStatus {
+        GrpcStatus::from(self.kind)
+    }
+
     /// The default RFC 6750 answer. `realm` is added to the challenge when given.
     pub fn response(&self, realm: Option<&str>) -> ErrorResponse {
         let kind = self.kind;
@@ -372,6 +413,105 @@ impl ErrorResponse {
     }
 }
 
+/// The gRPC status of a refusal: the `grpc-status` code and the
+/// `grpc-message` text, for services that speak gRPC (for example tonic
+/// behind `jwt-auth-tower`).
+///
+/// Build it with [`AuthError::grpc_status`] (or `From<AuthErrorKind>`). The
+/// mapping is [`AuthErrorKind::grpc_code`]; the message is the kind's fixed
+/// [`description`](AuthErrorKind::description), so it never echoes token
+/// content. A gRPC refusal is answered "trailers-only": HTTP 200 with
+/// `content-type: application/grpc`, [`code`](Self::code) in `grpc-status`,
+/// [`encoded_message`](Self::encoded_message) in `grpc-message`, and no body.
+///
+/// ```
+/// use jwt_auth_core::{AuthErrorKind, GrpcStatus};
+///
+/// let status = GrpcStatus::from(AuthErrorKind::MissingToken);
+/// assert_eq!(status.code(), GrpcStatus::UNAUTHENTICATED);
+/// assert_eq!(status.encoded_message(), "a bearer token is required");
+/// assert_eq!(status.to_string(), "UNAUTHENTICATED: a bearer token is required");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct GrpcStatus {
+    code: i32,
+    message: &'static str,
+}
+
+impl GrpcStatus {
+    /// `PERMISSION_DENIED` (7): the token is valid but lacks a required role,
+    /// scope or permission.
+    pub const PERMISSION_DENIED: i32 = 7;
+    /// `INTERNAL` (13): authentication is not configured where claims were
+    /// asked for.
+    pub const INTERNAL: i32 = 13;
+    /// `UNAVAILABLE` (14): keys or revocation state cannot be had right now;
+    /// the client may retry.
+    pub const UNAVAILABLE: i32 = 14;
+    /// `UNAUTHENTICATED` (16): no token, or a token that was refused.
+    pub const UNAUTHENTICATED: i32 = 16;
+
+    /// The `grpc-status` code.
+    pub fn code(&self) -> i32 {
+        self.code
+    }
+
+    /// The code's canonical name, such as `"UNAUTHENTICATED"`, for logs.
+    pub fn code_name(&self) -> &'static str {
+        match self.code {
+            Self::PERMISSION_DENIED => "PERMISSION_DENIED",
+            Self::INTERNAL => "INTERNAL",
+            Self::UNAVAILABLE => "UNAVAILABLE",
+            _ => "UNAUTHENTICATED",
+        }
+    }
+
+    /// The status message, as a client shows it once decoded.
+    pub fn message(&self) -> &'static str {
+        self.message
+    }
+
+    /// The `grpc-message` header value: the message percent-encoded as the
+    /// gRPC over HTTP/2 specification requires (every byte outside
+    /// `%x20-%x7E`, and `%` itself, becomes `%XX`). Borrowed when nothing
+    /// needs encoding, which holds for every built-in message.
+    pub fn encoded_message(&self) -> Cow<'static, str> {
+        grpc_percent_encode(self.message)
+    }
+}
+
+impl From<AuthErrorKind> for GrpcStatus {
+    fn from(kind: AuthErrorKind) -> Self {
+        Self {
+            code: kind.grpc_code(),
+            message: kind.description(),
+        }
+    }
+}
+
+impl fmt::Display for GrpcStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.code_name(), self.message)
+    }
+}
+
+/// Percent-encodes a `grpc-message` value: bytes outside `%x20-%x7E`, and `%`.
+fn grpc_percent_encode(message: &str) -> Cow<'_, str> {
+    let keep = |b: u8| (0x20..=0x7e).contains(&b) && b != b'%';
+    if message.bytes().all(keep) {
+        return Cow::Borrowed(message);
+    }
+    let mut out = String::with_capacity(message.len() + 8);
+    for b in message.bytes() {
+        if keep(b) {
+            out.push(char::from(b));
+        } else {
+            let _ = write!(out, "%{b:02X}");
+        }
+    }
+    Cow::Owned(out)
+}
+
 /// Turns an [`AuthError`] into the response sent to the client.
 ///
 /// The default ([`DefaultResponder`]) writes the RFC 6750 answer. Replace it to
@@ -459,6 +599,53 @@ mod tests {
         assert!(r.www_authenticate.is_none());
         let v: serde_json::Value = serde_json::from_str(&r.body).unwrap_or_default();
         assert_eq!(v["error"], "temporarily_unavailable");
+    }
+
+    #[test]
+    fn grpc_codes_follow_the_kind() {
+        use AuthErrorKind::*;
+        for kind in [
+            MissingToken,
+            MalformedRequest,
+            TokenTooLarge,
+            Malformed,
+            AlgorithmNotAllowed,
+            UnknownKey,
+            InvalidSignature,
+            CriticalHeader,
+            InvalidType,
+            Expired,
+            NotYetValid,
+            MissingClaim,
+            InvalidClaim,
+            InvalidIssuer,
+            InvalidAudience,
+            ClaimsShape,
+            Revoked,
+        ] {
+            let status = AuthError::new(kind).grpc_status();
+            assert_eq!(status.code(), 16, "{kind}");
+            assert_eq!(status.message(), kind.description());
+            // Every built-in message is sent as is.
+            assert!(matches!(status.encoded_message(), Cow::Borrowed(_)));
+        }
+        let code = |kind| AuthError::new(kind).grpc_status().code();
+        assert_eq!(code(InsufficientScope), 7);
+        assert_eq!(code(KeysUnavailable), 14);
+        assert_eq!(code(RevocationUnavailable), 14);
+        assert_eq!(code(NotConfigured), 13);
+        assert_eq!(
+            GrpcStatus::from(NotConfigured).to_string(),
+            "INTERNAL: authentication is not configured for this route"
+        );
+    }
+
+    #[test]
+    fn grpc_message_is_percent_encoded() {
+        assert_eq!(grpc_percent_encode("plain text ~!"), "plain text ~!");
+        assert_eq!(grpc_percent_encode("100%"), "100%25");
+        assert_eq!(grpc_percent_encode("a\r\nb"), "a%0D%0Ab");
+        assert_eq!(grpc_percent_encode("caf\u{e9}"), "caf%C3%A9");
     }
 
     #[test]

@@ -90,7 +90,9 @@ pub use authenticator::{
 };
 pub use authz::Requirement;
 pub use claims::{Audience, DefaultClaims, RegisteredClaims};
-pub use error::{AuthError, AuthErrorKind, DefaultResponder, ErrorResponder, ErrorResponse};
+pub use error::{
+    AuthError, AuthErrorKind, DefaultResponder, ErrorResponder, ErrorResponse, GrpcStatus,
+};
 pub use forward::ClaimHeaders;
 pub use issue::{
     ACCESS_TYP, IssuedToken, REFRESH_TYP, RefreshCookie, TokenIssuer, TokenPair, TokenService,

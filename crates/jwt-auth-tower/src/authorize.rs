@@ -12,13 +12,15 @@ use pin_project_lite::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::service::{ResponseBody, rejection};
+use crate::grpc;
+use crate::service::ResponseBody;
 
 /// A [`Layer`] that lets through only requests whose verified token meets a
 /// [`Requirement`]; place it inside (after) a [`JwtAuth`](crate::JwtAuth).
 ///
 /// Without a token the answer is 401; with a token that fails the
-/// requirement, 403 `insufficient_scope`. Build it with [`RequireRole`],
+/// requirement, 403 `insufficient_scope` (on a gRPC request, `UNAUTHENTICATED`
+/// and `PERMISSION_DENIED`: see [`grpc`](crate::grpc)). Build it with [`RequireRole`],
 /// [`RequireScope`], [`RequirePermission`] or [`Authorize::new`].
 ///
 /// ```
@@ -94,7 +96,11 @@ where
             },
             Err(refused) => AuthorizeFuture {
                 state: AuthorizeState::Refused {
-                    response: Some(rejection(refused.response)),
+                    response: Some(grpc::refusal(
+                        req.headers(),
+                        &refused.error,
+                        refused.response,
+                    )),
                 },
             },
         }

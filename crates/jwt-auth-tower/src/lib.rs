@@ -54,6 +54,17 @@
 //! | `rust_crypto` | no | verify with RustCrypto |
 //! | `reqwest` | yes | remote key sets (`RemoteJwks`: JWKS URL, OpenID Connect discovery) with `reqwest` as the HTTP client |
 //! | `remote` | with `reqwest` | remote key sets with your own `HttpClient` |
+//! | `tonic` | no | `TonicRequestExt`: `request.claims::<T>()` and friends in tonic handlers (the layers themselves need no feature) |
+//!
+//! ## gRPC (tonic)
+//!
+//! The same layers guard a tonic server: `Server::builder().layer(JwtAuth::new(key))`.
+//! On gRPC requests a refusal is a gRPC status instead of an HTTP 401/403 —
+//! `UNAUTHENTICATED` (16) without a valid token, `PERMISSION_DENIED` (7) when
+//! a [`RequireRole`]/[`RequireScope`]/[`RequirePermission`] requirement fails —
+//! sent "trailers-only" with `grpc-status` and `grpc-message`. Handlers read
+//! the claims with `TonicRequestExt` (feature `tonic`):
+//! `let claims: MyClaims = request.claims()?;`. See [`grpc`].
 //!
 //! ## Keys from an identity provider
 //!
@@ -67,6 +78,7 @@
 mod authorize;
 #[cfg(feature = "axum")]
 mod extract;
+pub mod grpc;
 mod layer;
 mod service;
 
@@ -76,6 +88,9 @@ pub use authorize::{
 #[cfg(feature = "axum")]
 #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 pub use extract::{Claims, ClaimsRejection};
+#[cfg(feature = "tonic")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tonic")))]
+pub use grpc::{TonicRequestExt, tonic_status};
 pub use layer::JwtAuth;
 pub use service::{JwtAuthService, ResponseBody, ResponseFuture};
 

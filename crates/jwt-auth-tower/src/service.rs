@@ -13,6 +13,7 @@ use jwt_auth_core::{
 use pin_project_lite::pin_project;
 use tower_service::Service;
 
+use crate::grpc;
 use crate::layer::JwtAuth;
 
 /// The service produced by [`JwtAuth`]: authenticates, then calls the inner
@@ -121,10 +122,12 @@ where
                         }
                         Ok(None) => {
                             let err = AuthError::new(AuthErrorKind::MissingToken);
-                            return Poll::Ready(Ok(rejection(authenticator.error_response(&err))));
+                            let response = authenticator.error_response(&err);
+                            return Poll::Ready(Ok(grpc::refusal(req.headers(), &err, response)));
                         }
                         Err(err) => {
-                            return Poll::Ready(Ok(rejection(authenticator.error_response(&err))));
+                            let response = authenticator.error_response(&err);
+                            return Poll::Ready(Ok(grpc::refusal(req.headers(), &err, response)));
                         }
                     };
                     if let Some(forward) = authenticator.claim_headers() {
@@ -151,7 +154,7 @@ pub(crate) fn rejection<B>(response: ErrorResponse) -> Response<ResponseBody<B>>
 
 pin_project! {
     /// The response body of [`JwtAuthService`]: the inner service's body, or
-    /// the JSON body of a refusal.
+    /// the JSON body of a refusal (empty for a gRPC refusal).
     pub struct ResponseBody<B> {
         #[pin]
         kind: BodyKind<B>,
@@ -176,6 +179,13 @@ impl<B> ResponseBody<B> {
     fn rejection(body: Bytes) -> Self {
         Self {
             kind: BodyKind::Rejection { body: Some(body) },
+        }
+    }
+
+    /// The empty body of a gRPC "trailers-only" refusal.
+    pub(crate) fn empty() -> Self {
+        Self {
+            kind: BodyKind::Rejection { body: None },
         }
     }
 }
