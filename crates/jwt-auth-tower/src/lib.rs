@@ -69,9 +69,126 @@
 //! ## Keys from an identity provider
 //!
 //! Give [`JwtAuth::new`] a `RemoteJwks` (or an [`Issuers`] map) instead of
-//! a [`Key`]: `JwtAuth::new(RemoteJwks::discover("https://idp.example.com").build()?)`.
-//! Build it once inside the Tokio runtime and clone the `JwtAuth` where it is
-//! needed; keys refresh in the background (see `jwt_auth_core::remote`).
+//! a [`Key`]. Keys refresh in the background; a request with a known `kid`
+//! never waits for a fetch (see `jwt_auth_core::remote`).
+//!
+//! ```no_run
+//! # #[cfg(feature = "reqwest")]
+//! # mod example {
+//! use axum::{Router, routing::get};
+//! use jwt_auth_tower::{Claims, DefaultClaims, JwtAuth, RemoteJwks};
+//!
+//! #[tokio::main]
+//! async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//!     // Reads https://idp.example.com/.well-known/openid-configuration, then its jwks_uri.
+//!     let keys = RemoteJwks::discover("https://idp.example.com").build()?;
+//!     let app = Router::new()
+//!         .route("/me", get(|Claims(c): Claims<DefaultClaims>| async move {
+//!             c.sub().unwrap_or_default().to_owned()
+//!         }))
+//!         .layer(
+//!             JwtAuth::new(keys)
+//!                 .issuer("https://idp.example.com")
+//!                 .audience("orders-api")
+//!                 .typ("at+jwt"), // RFC 9068 access tokens
+//!         );
+//!     let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
+//!     axum::serve(listener, app).await?;
+//!     Ok(())
+//! }
+//! # }
+//! # fn main() {}
+//! ```
+//!
+//! ## Roles, scopes and permissions
+//!
+//! ```
+//! use axum::{Router, routing::get};
+//! use jwt_auth_tower::{JwtAuth, Key, RequireRole, RequireScope};
+//! use tower::ServiceExt;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let key = Key::hmac(b"0123456789abcdef0123456789abcdef")?;
+//! let app = Router::new()
+//!     .route("/admin", get(|| async { "admin" }))
+//!     .route_layer(RequireRole::any(["admin"]))        // `roles` claim
+//!     .route("/orders", get(|| async { "orders" }))
+//!     .route_layer(RequireScope::all(["orders:read"])) // `scope` or `scp`
+//!     .layer(JwtAuth::new(key.clone()));                // runs first
+//!
+//! let exp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs() + 600;
+//! let user = key.encode(&serde_json::json!({"sub": "bob", "exp": exp, "roles": ["user"],
+//!                                            "scope": "orders:read"}))?;
+//! let call = |path: &str| http::Request::get(path)
+//!     .header("authorization", format!("Bearer {user}"))
+//!     .body(axum::body::Body::empty());
+//! let denied = app.clone().oneshot(call("/admin")?).await?;
+//! assert_eq!(denied.status(), 403); // Bearer error="insufficient_scope"
+//! assert_eq!(app.oneshot(call("/orders")?).await?.status(), 200);
+//! # Ok(()) }
+//! ```
+//!
+//! ## Login, refresh and logout
+//!
+//! A service with its own login endpoint issues and rotates tokens with
+//! [`TokenService`]; its [`TokenService::authenticator`] verifies the access
+//! tokens and checks revocation.
+//!
+//! ```
+//! use std::sync::Arc;
+//!
+//! use axum::extract::State;
+//! use axum::http::{HeaderMap, StatusCode, header};
+//! use axum::response::IntoResponse;
+//! use axum::{Router, routing::{get, post}};
+//! use jwt_auth_tower::{JwtAuth, Key, TokenIssuer, TokenService};
+//! use tower::ServiceExt;
+//!
+//! async fn login(State(tokens): State<Arc<TokenService>>) -> impl IntoResponse {
+//!     // (check the user's password first)
+//!     match tokens.login("alice", serde_json::json!({"roles": ["admin"]})).await {
+//!         // The access token as the body (a real service answers JSON).
+//!         Ok(pair) => Ok(([(header::SET_COOKIE, tokens.set_cookie(&pair))],
+//!                         pair.access.as_str().to_owned())),
+//!         Err(_) => Err(StatusCode::SERVICE_UNAVAILABLE), // the store is down
+//!     }
+//! }
+//!
+//! async fn refresh(State(tokens): State<Arc<TokenService>>, headers: HeaderMap) -> impl IntoResponse {
+//!     // Reads the refresh cookie and rotates it; a reused one revokes its family.
+//!     match tokens.refresh_request(&headers).await {
+//!         Ok(pair) => Ok(([(header::SET_COOKIE, tokens.set_cookie(&pair))],
+//!                         pair.access.as_str().to_owned())),
+//!         Err(_) => Err(StatusCode::UNAUTHORIZED),
+//!     }
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let issuer = TokenIssuer::new(Key::hmac(b"0123456789abcdef0123456789abcdef")?)?;
+//! let tokens = Arc::new(TokenService::new(issuer)); // jwt-auth-redis shares the state
+//! let app = Router::new()
+//!     .route("/me", get(|| async { "me" }))
+//!     .route_layer(JwtAuth::from(tokens.authenticator()))
+//!     .route("/login", post(login))
+//!     .route("/refresh", post(refresh))
+//!     .with_state(tokens);
+//!
+//! let empty = || axum::body::Body::empty();
+//! let res = app.clone().oneshot(http::Request::post("/login").body(empty())?).await?;
+//! let cookie = res.headers()["set-cookie"].to_str()?.split(';').next().unwrap_or("").to_owned();
+//! let body = http_body_util::BodyExt::collect(res.into_body()).await?.to_bytes();
+//! let access = String::from_utf8(body.to_vec())?;
+//! let me = http::Request::get("/me")
+//!     .header("authorization", format!("Bearer {access}"))
+//!     .body(empty())?;
+//! assert_eq!(app.clone().oneshot(me).await?.status(), 200);
+//! let again = || http::Request::post("/refresh").header("cookie", &cookie).body(empty());
+//! assert_eq!(app.clone().oneshot(again()?).await?.status(), 200);
+//! assert_eq!(app.oneshot(again()?).await?.status(), 401, "reuse is refused");
+//! # Ok(()) }
+//! ```
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
 
