@@ -51,7 +51,19 @@
 //! | `reqwest` | yes | `remote`, with `reqwest` (rustls) as the default HTTP client |
 //! | `remote` | with `reqwest` | the `remote` module: `RemoteJwks`, refreshed on Tokio; bring your own `HttpClient` |
 //! | `metrics` | no | counters and a gauge through the `metrics` facade (see [`observe`]) |
-//! | `test-util` | no | [`test_util`]: forge arbitrary, even invalid, tokens for tests |
+//! | `utoipa` | no | the `openapi` module: the bearer JWT security scheme and per-route requirements |
+//! | `test-util` | no | the `test_util` module: forge arbitrary, even invalid, tokens for tests |
+//!
+//! ## Beyond verification
+//!
+//! - [`Requirement`]: roles, scopes and permissions (403 `insufficient_scope`).
+//! - [`TokenService`]: login, refresh rotation with reuse detection, logout,
+//!   with a [`RevocationStore`] ([`MemoryStore`] here, Redis in
+//!   `jwt-auth-redis`).
+//! - [`ClaimHeaders`] ([`forward`]): claims forwarded as request headers for
+//!   the service behind a gateway, with client copies always stripped.
+//! - [`AuthError::grpc_status`]: the gRPC status of a refusal, for tonic.
+//! - [`observe`]: the tracing span and the metrics.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
 
