@@ -1079,6 +1079,43 @@ async fn stateful_cases() -> (Vec<Case>, Vec<Arc<JwksServer>>) {
         Expect::Ok,
     ));
 
+    // An Ed25519 key of small order: one fixed signature (R of small order,
+    // S = 0) would verify anything. It is refused; the real key still works.
+    let ed = pem_key("ed25519.pem").with_kid("ed");
+    let mut ed_jwk = jwk(&ed);
+    ed_jwk["kid"] = "ed".into();
+    let identity = json!({"kty": "OKP", "crv": "Ed25519", "kid": "weak-ed", "x": b64url(&{
+        let mut x = [0u8; 32];
+        x[0] = 1;
+        x
+    })});
+    let (set, refused) =
+        KeySet::from_jwks_with_refusals(&json!({"keys": [ed_jwk, identity]}).to_string()).unwrap();
+    assert_eq!(refused.len(), 1, "the small-order key is refused");
+    let auth = authenticator_from(set);
+    let mut psychic = [0u8; 64];
+    psychic[0] = 1; // R = the identity point, S = 0
+    cases.push(Case::new(
+        "#22 JWKS file: Ed25519 key of small order is refused",
+        &auth,
+        me().bearer(&forge(
+            r#"{"alg":"EdDSA","kid":"weak-ed"}"#,
+            &claims(json!({})),
+            &psychic,
+        )),
+        Expect::Invalid,
+    ));
+    cases.push(Case::new(
+        "#22 JWKS file: the sound Ed25519 key still works",
+        &auth,
+        me().bearer(&signed(
+            &ed,
+            r#"{"alg":"EdDSA","kid":"ed"}"#,
+            &claims(json!({})),
+        )),
+        Expect::Ok,
+    ));
+
     // --- #20 token types ------------------------------------------------------------------------
     let issuer = TokenIssuer::new(hs_key())
         .unwrap()

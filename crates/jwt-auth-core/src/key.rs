@@ -434,8 +434,11 @@ impl Key {
     ///
     /// ```
     /// use jwt_auth_core::Key;
-    /// # let pem = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/keys/p256.pem")).unwrap();
-    /// let key = Key::from_pem(&pem)?.with_kid("k1");
+    /// let pem = "-----BEGIN PUBLIC KEY-----
+    /// MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE8h2fmR/wsmKpZ9SKLVK3M74S2Ca9
+    /// lC57o8hR3QWs5yZ0fkbU6RMdTEro6/kbzsUL9nrWDbPzsTHIXt9pQ2teAQ==
+    /// -----END PUBLIC KEY-----";
+    /// let key = Key::from_pem(pem)?.with_kid("k1");
     /// let jwk = key.to_public_jwk().expect("asymmetric");
     /// assert_eq!(jwk["kty"], "EC");
     /// assert_eq!(jwk["kid"], "k1");
@@ -571,6 +574,9 @@ pub(crate) fn provider() -> &'static CryptoProvider {
     {
         &jsonwebtoken::crypto::rust_crypto::DEFAULT_PROVIDER
     }
+    // Only the `compile_error!` below should speak when no backend is on.
+    #[cfg(not(any(feature = "aws_lc_rs", feature = "rust_crypto")))]
+    unreachable!()
 }
 
 #[cfg(not(any(feature = "aws_lc_rs", feature = "rust_crypto")))]
@@ -771,9 +777,67 @@ fn ec_public_key(
     ))
 }
 
+/// The encodings of the eight Ed25519 points of small order, and their
+/// non-canonical forms, compared without the sign bit (libsodium's
+/// `ge25519_has_small_order` list). With such a public key, one fixed
+/// signature (R of small order, S = 0) verifies every message, and neither
+/// backend refuses the key by itself.
+const ED25519_SMALL_ORDER: [[u8; 32]; 7] = [
+    // 0 (order 4)
+    [0; 32],
+    // 1 (order 1)
+    [
+        0x01, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+        0, 0, 0,
+    ],
+    // 2707385501144840649318225287225658788936804267575313519463743609750303402022 (order 8)
+    [
+        0x26, 0xe8, 0x95, 0x8f, 0xc2, 0xb2, 0x27, 0xb0, 0x45, 0xc3, 0xf4, 0x89, 0xf2, 0xef, 0x98,
+        0xf0, 0xd5, 0xdf, 0xac, 0x05, 0xd3, 0xc6, 0x33, 0x39, 0xb1, 0x38, 0x02, 0x88, 0x6d, 0x53,
+        0xfc, 0x05,
+    ],
+    // 55188659117513257062467267217118295137698188065244968500265048394206261417927 (order 8)
+    [
+        0xc7, 0x17, 0x6a, 0x70, 0x3d, 0x4d, 0xd8, 0x4f, 0xba, 0x3c, 0x0b, 0x76, 0x0d, 0x10, 0x67,
+        0x0f, 0x2a, 0x20, 0x53, 0xfa, 0x2c, 0x39, 0xcc, 0xc6, 0x4e, 0xc7, 0xfd, 0x77, 0x92, 0xac,
+        0x03, 0x7a,
+    ],
+    // p - 1 (order 2)
+    [
+        0xec, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+        0xff, 0x7f,
+    ],
+    // p (= 0, order 4)
+    [
+        0xed, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+        0xff, 0x7f,
+    ],
+    // p + 1 (= 1, order 1)
+    [
+        0xee, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+        0xff, 0x7f,
+    ],
+];
+
+/// Whether the 32-byte Ed25519 public key `public` has small order.
+fn ed25519_has_small_order(public: &[u8; 32]) -> bool {
+    ED25519_SMALL_ORDER
+        .iter()
+        .any(|bad| bad[..31] == public[..31] && bad[31] == public[31] & 0x7f)
+}
+
 fn ed25519_public_key(public: &[u8], encoding: Option<EncodingKey>) -> Result<Key, KeyError> {
-    if public.len() != 32 {
+    let Ok(bytes) = <&[u8; 32]>::try_from(public) else {
         return Err(KeyError::invalid("Ed25519 public key must be 32 bytes"));
+    };
+    if ed25519_has_small_order(bytes) {
+        return Err(KeyError::new(
+            KeyErrorKind::Weak,
+            "Ed25519 public key of small order (any signature could verify)",
+        ));
     }
     if !backend::ed25519_point_is_valid(public) {
         return Err(KeyError::new(
@@ -939,6 +1003,61 @@ mod backend {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The JWK of the small-order point 1 (the identity), and a token with
+    /// R = identity, S = 0 that verifies under it with both backends.
+    const IDENTITY_JWK: &str =
+        r#"{"kty":"OKP","crv":"Ed25519","x":"AQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}"#;
+
+    #[test]
+    fn ed25519_keys_of_small_order_are_refused() {
+        assert_eq!(
+            Key::from_jwk(IDENTITY_JWK)
+                .map(|_| ())
+                .map_err(|e| e.kind()),
+            Err(KeyErrorKind::Weak)
+        );
+        let set = format!(r#"{{"keys":[{IDENTITY_JWK}]}}"#);
+        assert!(crate::KeySet::from_jwks(&set).is_err());
+        // Every listed encoding, with and without the sign bit.
+        for bad in ED25519_SMALL_ORDER {
+            for sign in [0, 0x80] {
+                let mut x = bad;
+                x[31] |= sign;
+                assert!(ed25519_public_key(&x, None).is_err(), "{x:02x?}");
+            }
+        }
+        // A real key still loads.
+        let real = Key::from_pem(
+            "-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEAGb9ECWmEzf6FQbrBZ9w7lshQhqowtrbLDFw4rXAxZuE=\n-----END PUBLIC KEY-----\n",
+        );
+        assert!(real.is_ok());
+    }
+
+    /// The list agrees with ed25519-dalek's `is_weak` on every encoding that
+    /// decompresses, and on random keys.
+    #[cfg(feature = "rust_crypto")]
+    #[test]
+    fn the_small_order_list_matches_ed25519_dalek() {
+        let mut weak_points = 0;
+        for bad in ED25519_SMALL_ORDER {
+            for sign in [0, 0x80] {
+                let mut x = bad;
+                x[31] |= sign;
+                if let Ok(key) = ed25519_dalek::VerifyingKey::from_bytes(&x) {
+                    assert!(key.is_weak(), "{x:02x?}");
+                    weak_points += 1;
+                }
+            }
+        }
+        assert!(weak_points >= 8, "{weak_points}");
+        for seed in 0u8..64 {
+            let signing = ed25519_dalek::SigningKey::from_bytes(&[seed; 32]);
+            let public = signing.verifying_key().to_bytes();
+            assert!(!ed25519_has_small_order(&public));
+            assert!(!signing.verifying_key().is_weak());
+        }
+    }
 
     #[test]
     fn hmac_lengths() {
