@@ -72,6 +72,7 @@
 //! A Redis URL may carry a password: this crate never prints it, and neither
 //! [`RedisStore`]'s `Debug` nor its errors contain the URL, a key or a token
 //! identifier.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
 
 use std::fmt;
