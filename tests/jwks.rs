@@ -2,7 +2,8 @@
 //! adapters, against a JWKS server the test controls, on 127.0.0.1.
 //!
 //! Catalogue rows 7 (unknown `kid`), 22 (weak keys in a set), 23 (endpoint
-//! failures) and 24 (a flood of random `kid`s) of `SECURITY.md`.
+//! failures), 24 (a flood of random `kid`s) and 28 (redirects) of
+//! `SECURITY.md`.
 #![allow(missing_docs, clippy::unwrap_used, clippy::print_stdout)]
 
 use std::sync::Arc;
@@ -516,6 +517,125 @@ async fn a_user_supplied_http_client_is_used() {
     assert_eq!(server.received(), 2);
     let auth = Authenticator::new(keys);
     assert_eq!(both(&auth, &token(&rsa("r1"), json!({}))).await.status, 200);
+}
+
+/// `url` with its host replaced by the IPv4-mapped IPv6 form of 127.0.0.1:
+/// it reaches the same server, but it is not a loopback host to the URL
+/// policy, so plain `http` to it stands for "plain http to another host"
+/// while the test's traffic stays on 127.0.0.1.
+fn mapped(url: &str) -> String {
+    url.replace("127.0.0.1", "[::ffff:127.0.0.1]")
+}
+
+/// SECURITY.md row 28: every redirect hop passes the URL policy, and a
+/// refused hop keeps the keys already loaded.
+#[actix_web::test]
+async fn redirects_pass_the_url_policy_at_every_hop() {
+    let good = JwksServer::start(vec![jwk(&rsa("r1"))]).await;
+    let attacker = JwksServer::start(vec![jwk(&p256("r1"))]).await;
+    let forged = token(&p256("r1"), json!({}));
+    let genuine = token(&rsa("r1"), json!({}));
+    // The configured URL itself is refused when it names that host.
+    assert!(
+        RemoteJwks::builder(mapped(&attacker.url()))
+            .build()
+            .is_err()
+    );
+
+    // A redirect there is refused too: no keys load, and the forged token
+    // never verifies.
+    let entry = JwksServer::start(vec![jwk(&rsa("r1"))]).await;
+    entry.set_redirect(Some((302, &mapped(&attacker.url()))));
+    let keys = remote(&entry.url(), Duration::from_secs(3600));
+    let error = keys.refresh().await.unwrap_err().to_string();
+    assert!(error.contains("redirect refused"), "{error}");
+    assert!(!keys.is_ready());
+    assert_eq!(
+        both(&Authenticator::new(keys.clone()), &forged)
+            .await
+            .status,
+        503
+    );
+
+    // With keys loaded, a redirect appearing later fails that refresh and
+    // the old keys keep serving; the attacker's keys are never used.
+    let keys = remote(&good.url(), Duration::from_secs(3600));
+    assert!(keys.ready().await);
+    let auth = Authenticator::new(keys.clone());
+    for status in [301, 302, 303, 307, 308] {
+        good.set_redirect(Some((status, &mapped(&attacker.url()))));
+        assert!(keys.refresh().await.is_err(), "{status}");
+        assert!(keys.is_ready());
+        assert_eq!(both(&auth, &genuine).await.status, 200, "{status}");
+        assert_eq!(both(&auth, &forged).await.status, 401, "{status}");
+    }
+    // Another scheme, and a Location that is not a URL.
+    for location in [
+        "ftp://127.0.0.1/jwks.json",
+        "file:///etc/passwd",
+        "http://[::1",
+    ] {
+        good.set_redirect(Some((302, location)));
+        assert!(keys.refresh().await.is_err(), "{location}");
+    }
+    assert_eq!(
+        attacker.received(),
+        0,
+        "the attacker's server is never asked"
+    );
+
+    // Redirects that pass the policy are followed: relative, absolute,
+    // `localhost`, up to five hops.
+    good.set_redirect(None);
+    let hops = |n: usize| format!("{}/hop/{}", good.base, n - 1);
+    let chained = remote(&hops(5), Duration::from_secs(3600));
+    chained.refresh().await.expect("5 redirects are followed");
+    assert_eq!(
+        both(&Authenticator::new(chained), &genuine).await.status,
+        200
+    );
+    let localhost = good.url().replace("127.0.0.1", "localhost");
+    entry.set_redirect(Some((307, &localhost)));
+    let moved = remote(&entry.url(), Duration::from_secs(3600));
+    moved
+        .refresh()
+        .await
+        .expect("a redirect to localhost is followed");
+    // Six are too many.
+    let too_many = remote(&hops(6), Duration::from_secs(3600));
+    let error = too_many.refresh().await.unwrap_err().to_string();
+    assert!(error.contains("more than 5 redirects"), "{error}");
+}
+
+/// A user-supplied client that follows redirects itself would bypass the
+/// per-hop check: such a fetch fails, whatever the redirect.
+#[actix_web::test]
+async fn a_client_that_follows_redirects_itself_is_refused() {
+    let attacker = JwksServer::start(vec![jwk(&p256("r1"))]).await;
+    let entry = JwksServer::start(vec![jwk(&rsa("r1"))]).await;
+    entry.set_redirect(Some((302, &mapped(&attacker.url()))));
+    // reqwest's default policy follows up to ten redirects.
+    let keys = RemoteJwks::builder(entry.url())
+        .http_client(reqwest::Client::new())
+        .retry_backoff(Duration::from_secs(3600), Duration::from_secs(3600))
+        .build()
+        .unwrap();
+    let error = keys.refresh().await.unwrap_err().to_string();
+    assert!(error.contains("followed a redirect itself"), "{error}");
+    let forged = token(&p256("r1"), json!({}));
+    assert_eq!(both(&Authenticator::new(keys), &forged).await.status, 503);
+    // The same client without redirects works, with jwt-auth following them.
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    entry.set_redirect(None);
+    let keys = RemoteJwks::builder(format!("{}/hop/0", entry.base))
+        .http_client(client)
+        .build()
+        .unwrap();
+    keys.refresh().await.unwrap();
+    assert!(keys.is_ready());
 }
 
 #[actix_web::test]

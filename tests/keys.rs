@@ -152,3 +152,107 @@ fn p256_jwk() -> serde_json::Value {
     json!({"kty": "EC", "kid": "good", "use": "sig", "alg": "ES256", "crv": "P-256",
            "x": enc(&point[1..33]), "y": enc(&point[33..])})
 }
+
+/// A PEM fixture's DER, standard base64 as in a JWK's `x5c`.
+fn x5c(cert: &str) -> String {
+    use base64::Engine as _;
+    let pem = pem::parse(fixture(cert)).unwrap();
+    base64::engine::general_purpose::STANDARD.encode(pem.contents())
+}
+
+/// SECURITY.md row 27 (RFC 7517 §4.7): the key in `x5c` must match the JWK's
+/// own members.
+#[test]
+fn x5c_must_hold_the_jwk_key() {
+    let rsa = Key::from_pem(fixture("rsa.pub.pem"))
+        .unwrap()
+        .to_public_jwk()
+        .unwrap();
+    let p256 = Key::from_pem(fixture("p256.pub.pem"))
+        .unwrap()
+        .to_public_jwk()
+        .unwrap();
+    let with = |jwk: &serde_json::Value, chain: serde_json::Value| {
+        let mut jwk = jwk.clone();
+        jwk["x5c"] = chain;
+        Key::from_jwk_value(&jwk).map(|_| ()).map_err(|e| e.kind())
+    };
+    // The matching certificate (and any chain after it) is fine.
+    assert_eq!(with(&rsa, json!([x5c("rsa.cert.pem")])), Ok(()));
+    assert_eq!(
+        with(&rsa, json!([x5c("rsa.cert.pem"), x5c("p256.cert.pem")])),
+        Ok(())
+    );
+    assert_eq!(with(&p256, json!([x5c("p256.cert.pem")])), Ok(()));
+    // Another key of the same family, or of another family: refused.
+    assert_eq!(
+        with(&rsa, json!([x5c("rsa-other.cert.pem")])),
+        Err(KeyErrorKind::KeyMismatch)
+    );
+    assert_eq!(
+        with(&rsa, json!([x5c("p256.cert.pem")])),
+        Err(KeyErrorKind::KeyMismatch)
+    );
+    assert_eq!(
+        with(&p256, json!([x5c("rsa.cert.pem")])),
+        Err(KeyErrorKind::KeyMismatch)
+    );
+    // Not a certificate chain at all.
+    for bad in [
+        json!([]),
+        json!("MIIB"),
+        json!(["***"]),
+        json!(["AAAA"]),
+        json!([1]),
+    ] {
+        assert_eq!(with(&rsa, bad.clone()), Err(KeyErrorKind::Invalid), "{bad}");
+    }
+    // The same refusal in a JWK Set: that key is left out, the rest loads.
+    let mut mismatched = rsa.clone();
+    mismatched["x5c"] = json!([x5c("rsa-other.cert.pem")]);
+    mismatched["kid"] = json!("bad");
+    let mut good = p256.clone();
+    good["kid"] = json!("good");
+    let set = json!({"keys": [mismatched, good]}).to_string();
+    let set = KeySet::from_jwks(&set).unwrap();
+    assert_eq!(set.keys().len(), 1);
+    assert_eq!(set.keys()[0].kid(), Some("good"));
+}
+
+/// RSA keys the crypto backend can never verify with are refused at load,
+/// with a reason: a modulus over its maximum, an exponent over 33 bits.
+#[test]
+fn rsa_keys_the_backend_cannot_use_are_refused() {
+    use base64::Engine as _;
+    let b64 = |bytes: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+    let modulus = |bits: usize| {
+        // An odd modulus of exactly `bits` bits (not a real key: loading
+        // only measures it).
+        let mut n = vec![0x5au8; bits / 8];
+        n[0] = 0xc5;
+        *n.last_mut().unwrap() |= 1;
+        n
+    };
+    let jwk = |n: &[u8], e: &[u8]| json!({"kty": "RSA", "n": b64(n), "e": b64(e)});
+    let load =
+        |n: &[u8], e: &[u8]| Key::from_jwk_value(&jwk(n, e)).map_err(|e| (e.kind(), e.to_string()));
+
+    let max = jwt_auth_core::MAX_RSA_BITS;
+    assert!(load(&modulus(max), &[1, 0, 1]).is_ok(), "{max} bits load");
+    for bits in [max + 8, 16_384] {
+        let (kind, message) = load(&modulus(bits), &[1, 0, 1]).unwrap_err();
+        assert_eq!(kind, KeyErrorKind::Unsupported, "{bits}");
+        assert!(
+            message.contains(&bits.to_string()) && message.contains("backend"),
+            "{message}"
+        );
+    }
+    // The largest exponent both backends take is 2^33 - 1.
+    assert!(load(&modulus(2048), &[1, 0xff, 0xff, 0xff, 0xff]).is_ok());
+    let sixty_three_bits = 0x7fff_ffff_ffff_ffffu64.to_be_bytes();
+    for e in [&[3, 0, 0, 0, 1][..], &sixty_three_bits, &[1; 9]] {
+        let (kind, message) = load(&modulus(2048), e).unwrap_err();
+        assert_eq!(kind, KeyErrorKind::Unsupported, "{e:?}");
+        assert!(message.contains("exponent"), "{message}");
+    }
+}

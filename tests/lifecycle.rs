@@ -527,3 +527,59 @@ async fn two_instances_share_revocations_through_redis() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// SECURITY.md row 29, in real time, on one store: with a refresh TTL (1 s)
+/// shorter than the access TTL (120 s), a logout and a detected reuse still
+/// refuse the family's access tokens after the refresh TTL has passed.
+async fn revocations_outlive_a_short_refresh_ttl(store: impl RevocationStore) {
+    let issuer = issuer().refresh_ttl(Duration::from_secs(1));
+    let service = TokenService::with_store(issuer, store);
+    let auth = service.authenticator();
+    let ok = authenticated();
+
+    let logged_out = service.login("alice", json!({})).await.unwrap();
+    service
+        .logout(&auth.verify(logged_out.access.as_str()).unwrap())
+        .await
+        .unwrap();
+    let stolen = service.login("bob", json!({})).await.unwrap();
+    let next = service.refresh(stolen.refresh.as_str()).await.unwrap();
+    assert!(service.refresh(stolen.refresh.as_str()).await.is_err());
+    let untouched = service.login("carol", json!({})).await.unwrap();
+
+    // The behaviour under test is what happens once the refresh TTL has
+    // elapsed, so this waits for time itself to pass (no event to wait for).
+    tokio::time::sleep(Duration::from_millis(2200)).await;
+    for (what, token) in [
+        ("logged out", &logged_out.access),
+        ("family revoked by reuse", &next.access),
+        ("family revoked by reuse (first token)", &stolen.access),
+    ] {
+        let reply = both(&auth, &ok, Some(token.as_str())).await;
+        assert_eq!(reply.status, 401, "{what}: {reply:?}");
+        assert!(reply.body.contains("revoked"), "{what}: {}", reply.body);
+    }
+    // Not just expiry: an untouched session's access token still works.
+    assert_eq!(
+        both(&auth, &ok, Some(untouched.access.as_str()))
+            .await
+            .status,
+        200
+    );
+}
+
+#[actix_web::test]
+async fn revocations_outlive_a_short_refresh_ttl_in_memory() {
+    revocations_outlive_a_short_refresh_ttl(MemoryStore::new()).await;
+}
+
+#[actix_web::test]
+async fn revocations_outlive_a_short_refresh_ttl_in_redis() {
+    use jwt_auth_redis::RedisStore;
+    use jwt_auth_tests::redis_server::RedisServer;
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    let store = RedisStore::connect(&server.url()).await.unwrap();
+    revocations_outlive_a_short_refresh_ttl(store).await;
+}

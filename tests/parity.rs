@@ -3,7 +3,7 @@
 //! answer with the same status, `WWW-Authenticate`, `Content-Type` and body.
 //!
 //! Cases named `#N` cover row N of the attack catalogue in SECURITY.md, and
-//! the test fails if any of the 24 rows has no case. Rows that need state
+//! the test fails if any of the 30 rows has no case. Rows that need state
 //! around the request (a JWKS server that fails or hangs, a revoked session)
 //! carry hooks that set it up and check what the requests did, such as how
 //! many key fetches they caused. The whole run's `tracing` output is captured
@@ -26,7 +26,7 @@ use jwt_auth_tests::{
 use serde_json::{Value, json};
 
 /// Rows in the attack catalogue of SECURITY.md; each must have a case.
-const CATALOGUE_ROWS: u32 = 24;
+const CATALOGUE_ROWS: u32 = 30;
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Expect {
@@ -42,6 +42,8 @@ enum Expect {
     Invalid,
     /// 500, no challenge: claims asked for without middleware.
     NotConfigured,
+    /// 403 `insufficient_scope`: authenticated, but without the role.
+    Forbidden,
 }
 
 /// A step run around a case: sets up state (a failing key endpoint, a
@@ -428,10 +430,21 @@ fn cases() -> Vec<Case> {
             Expect::Invalid,
         );
     }
+    for spaces in [2, 3, 8] {
+        add(
+            &format!("#9 Bearer followed by {spaces} spaces (RFC 7235 1*SP)"),
+            &hs_auth,
+            me().header(
+                "authorization",
+                format!("Bearer{}{good}", " ".repeat(spaces)),
+            ),
+            Expect::Ok,
+        );
+    }
     add(
-        "#9 leading whitespace",
+        "#9 leading tab before the token",
         &hs_auth,
-        me().header("authorization", format!("Bearer  {good}")),
+        me().header("authorization", format!("Bearer \t{good}")),
         Expect::Invalid,
     );
     add(
@@ -713,6 +726,139 @@ fn cases() -> Vec<Case> {
         &typ_auth,
         me().bearer(&good),
         Expect::Invalid,
+    );
+
+    // --- #25 aud with no audience configured ---------------------------------------------------
+    for aud in [json!("other-api"), json!(["other-api", "more"]), json!([])] {
+        add(
+            &format!("#25 aud {aud} refused when no audience is configured"),
+            &hs_auth,
+            me().bearer(&hs(&claims(json!({"aud": aud})))),
+            Expect::Invalid,
+        );
+    }
+    add(
+        "#25 explicit opt-out: any aud accepted",
+        &hs_auth.clone().accept_any_audience(),
+        me().bearer(&hs(&claims(json!({"aud": "other-api"})))),
+        Expect::Ok,
+    );
+    add(
+        "#25 the opt-out never weakens a configured audience",
+        &hs_auth.clone().audience("orders-api").accept_any_audience(),
+        me().bearer(&hs(&claims(json!({"aud": "other-api"})))),
+        Expect::Invalid,
+    );
+
+    // --- #26 lists split on U+0020 only --------------------------------------------------------
+    let admin = || TestRequest::get("/admin");
+    for (what, roles) in [
+        ("no-break space", "user\u{a0}admin"),
+        ("em space", "user\u{2003}admin"),
+        ("ideographic space", "user\u{3000}admin"),
+        ("tab", "user\tadmin"),
+        ("newline", "user\nadmin"),
+    ] {
+        add(
+            &format!("#26 roles separated by a {what}: no role admin"),
+            &hs_auth,
+            admin().bearer(&hs(&claims(json!({"roles": roles})))),
+            Expect::Forbidden,
+        );
+    }
+    add(
+        "#26 roles separated by U+0020 spaces",
+        &hs_auth,
+        admin().bearer(&hs(&claims(json!({"roles": "user  admin"})))),
+        Expect::Ok,
+    );
+    add(
+        "#26 roles as an array",
+        &hs_auth,
+        admin().bearer(&hs(&claims(json!({"roles": ["user", "admin"]})))),
+        Expect::Ok,
+    );
+
+    // --- #27 x5c that holds another key ---------------------------------------------------------
+    let x5c = |cert: &str| {
+        use base64::Engine as _;
+        let pem = pem::parse(fixture(cert)).unwrap();
+        base64::engine::general_purpose::STANDARD.encode(pem.contents())
+    };
+    let rsa_signer = pem_key("rsa.pem");
+    let mut mismatched = jwk(&rsa_signer);
+    mismatched["kid"] = "mismatched".into();
+    mismatched["x5c"] = json!([x5c("rsa-other.cert.pem")]);
+    let mut matching = jwk(&rsa_signer);
+    matching["kid"] = "matching".into();
+    matching["x5c"] = json!([x5c("rsa.cert.pem")]);
+    let set = KeySet::from_jwks(&json!({"keys": [mismatched, matching]}).to_string()).unwrap();
+    let x5c_auth = authenticator_from(set);
+    let rs_with_kid = |kid: &str| {
+        signed(
+            &rsa_signer,
+            &format!(r#"{{"alg":"RS256","kid":"{kid}"}}"#),
+            &claims(json!({})),
+        )
+    };
+    add(
+        "#27 JWK whose x5c certificate holds another key: refused",
+        &x5c_auth,
+        me().bearer(&rs_with_kid("mismatched")),
+        Expect::Invalid,
+    );
+    add(
+        "#27 JWK whose x5c certificate holds its own key: used",
+        &x5c_auth,
+        me().bearer(&rs_with_kid("matching")),
+        Expect::Ok,
+    );
+
+    // --- #30 duration settings that would overflow ------------------------------------------------
+    let huge_leeway = hs_auth.clone().leeway(std::time::Duration::MAX);
+    add(
+        "#30 leeway Duration::MAX (clamped): a valid token, verified and cached",
+        &huge_leeway,
+        me().bearer(&good),
+        Expect::Ok,
+    );
+    add(
+        "#30 leeway Duration::MAX is clamped to one hour: expired 30 min ago is accepted",
+        &huge_leeway,
+        me().bearer(&hs(&claims(json!({"exp": NOW - 1800})))),
+        Expect::Ok,
+    );
+    add(
+        "#30 leeway Duration::MAX is clamped to one hour: expired 2 h ago is refused",
+        &huge_leeway,
+        me().bearer(&hs(&claims(json!({"exp": NOW - 7200})))),
+        Expect::Invalid,
+    );
+    add(
+        "#30 leeway u64::MAX seconds",
+        &hs_auth
+            .clone()
+            .leeway(std::time::Duration::from_secs(u64::MAX)),
+        me().bearer(&hs(&claims(json!({"exp": 253_402_300_799u64})))),
+        Expect::Ok,
+    );
+    let long_lived = TokenIssuer::new(hs_key())
+        .unwrap()
+        .access_ttl(std::time::Duration::MAX)
+        .refresh_ttl(std::time::Duration::from_secs(u64::MAX))
+        .clock(|| UNIX_EPOCH + std::time::Duration::from_secs(NOW));
+    add(
+        "#30 token lifetimes near u64::MAX are clamped to 10 years",
+        &long_lived
+            .authenticator()
+            .clock(|| UNIX_EPOCH + std::time::Duration::from_secs(NOW)),
+        me().bearer(
+            long_lived
+                .access_token("alice", json!({}))
+                .unwrap()
+                .as_str(),
+        ),
+        Expect::Ok,
     );
 
     // --- token sources ---------------------------------------------------------------------------------------------------
@@ -1190,7 +1336,187 @@ async fn stateful_cases() -> (Vec<Case>, Vec<Arc<JwksServer>>) {
         Expect::Ok,
     ));
 
+    // --- #28 a JWKS URL that redirects ---------------------------------------------------------
+    // The attacker's keys sit behind `http://[::ffff:127.0.0.1]:PORT`: the
+    // same loopback server, but not a loopback host to the URL policy, so it
+    // stands for plain http to another host.
+    let attacker = Arc::new(JwksServer::start(vec![jwk(&p256("r1"))]).await);
+    let server = Arc::new(JwksServer::start(vec![jwk(&rsa("r1"))]).await);
+    let keys = remote(&server, Duration::from_secs(3600));
+    assert!(keys.ready().await, "the JWKS server answers");
+    let auth = on_clock(&keys);
+    let forged = signed(
+        &p256("r1"),
+        r#"{"alg":"ES256","kid":"r1"}"#,
+        &claims(json!({})),
+    );
+    let to_attacker = attacker.url().replace("127.0.0.1", "[::ffff:127.0.0.1]");
+    let redirected = |location: String| {
+        let (server, keys) = (Arc::clone(&server), keys.clone());
+        move || {
+            let (server, keys, location) = (Arc::clone(&server), keys.clone(), location.clone());
+            async move {
+                server.set_redirect(Some((302, &location)));
+                match keys.refresh().await {
+                    Err(e) if e.to_string().contains("redirect") => Ok(()),
+                    other => Err(format!("the redirect was not refused: {other:?}")),
+                }
+            }
+        }
+    };
+    for (what, location) in [
+        ("to plain http on another host", to_attacker.clone()),
+        ("to another scheme", "ftp://127.0.0.1/jwks.json".to_owned()),
+        ("more than five times", format!("{}/hop/5", server.base)),
+    ] {
+        cases.push(
+            Case::new(
+                format!("#28 a redirect {what}: refused, the old keys stay"),
+                &auth,
+                me().bearer(&good),
+                Expect::Ok,
+            )
+            .before(redirected(location)),
+        );
+    }
+    {
+        let attacker_hits = Arc::clone(&attacker);
+        cases.push(
+            Case::new(
+                "#28 the attacker's keys behind the redirect are never used",
+                &auth,
+                me().bearer(&forged),
+                Expect::Invalid,
+            )
+            .before(redirected(to_attacker))
+            .after(move || {
+                let got = attacker_hits.received();
+                std::future::ready(if got == 0 {
+                    Ok(())
+                } else {
+                    Err(format!("the attacker's server was asked {got} times"))
+                })
+            }),
+        );
+    }
+    servers.push(server);
+    servers.push(attacker);
+
+    // --- #29 revocations outlive a refresh TTL shorter than the access TTL --------------------------
+    let recorder = Recording::default();
+    let issuer = TokenIssuer::new(hs_key())
+        .unwrap()
+        .access_ttl(Duration::from_secs(120))
+        .refresh_ttl(Duration::from_secs(2))
+        .clock(|| UNIX_EPOCH + Duration::from_secs(NOW));
+    let service = Arc::new(TokenService::with_store(issuer, recorder.clone()));
+    let auth = service
+        .authenticator()
+        .clock(|| UNIX_EPOCH + Duration::from_secs(NOW));
+    let logged_out = service.login("erin", json!({})).await.unwrap();
+    service
+        .logout(&auth.verify(logged_out.access.as_str()).unwrap())
+        .await
+        .unwrap();
+    let stolen = service.login("frank", json!({})).await.unwrap();
+    let next = service.refresh(stolen.refresh.as_str()).await.unwrap();
+    assert!(service.refresh(stolen.refresh.as_str()).await.is_err());
+    // The last token a revocation covers expires 120 s from now; an
+    // authenticator may accept it up to its leeway (60 s) longer.
+    let lasts_long_enough = || {
+        let recorder = recorder.clone();
+        move || {
+            let short: Vec<String> = recorder
+                .ttls()
+                .into_iter()
+                .filter(|(_, ttl)| *ttl < Duration::from_secs(120 + 60))
+                .map(|(what, ttl)| format!("{what} for {ttl:?}"))
+                .collect();
+            std::future::ready(if short.is_empty() {
+                Ok(())
+            } else {
+                Err(format!(
+                    "revocations that expire before their tokens: {short:?}"
+                ))
+            })
+        }
+    };
+    cases.push(
+        Case::new(
+            "#29 logged out, refresh TTL 2 s < access TTL 120 s",
+            &auth,
+            me().bearer(logged_out.access.as_str()),
+            Expect::Invalid,
+        )
+        .after(lasts_long_enough()),
+    );
+    cases.push(
+        Case::new(
+            "#29 family revoked by reuse, refresh TTL 2 s < access TTL 120 s",
+            &auth,
+            me().bearer(next.access.as_str()),
+            Expect::Invalid,
+        )
+        .after(lasts_long_enough()),
+    );
+
     (cases, servers)
+}
+
+/// A [`MemoryStore`] that also records the TTL of every revocation.
+#[derive(Clone, Default)]
+struct Recording {
+    store: jwt_auth_core::MemoryStore,
+    ttls: Arc<std::sync::Mutex<Vec<(&'static str, std::time::Duration)>>>,
+}
+
+impl Recording {
+    fn ttls(&self) -> Vec<(&'static str, std::time::Duration)> {
+        self.ttls.lock().unwrap().clone()
+    }
+}
+
+impl jwt_auth_core::RevocationStore for Recording {
+    fn is_revoked<'a>(
+        &'a self,
+        jti: Option<&'a str>,
+        family: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<bool, jwt_auth_core::StoreError>> {
+        self.store.is_revoked(jti, family)
+    }
+    fn revoke_token<'a>(
+        &'a self,
+        jti: &'a str,
+        ttl: std::time::Duration,
+    ) -> BoxFuture<'a, Result<(), jwt_auth_core::StoreError>> {
+        self.ttls.lock().unwrap().push(("token", ttl));
+        self.store.revoke_token(jti, ttl)
+    }
+    fn revoke_family<'a>(
+        &'a self,
+        family: &'a str,
+        ttl: std::time::Duration,
+    ) -> BoxFuture<'a, Result<(), jwt_auth_core::StoreError>> {
+        self.ttls.lock().unwrap().push(("family", ttl));
+        self.store.revoke_family(family, ttl)
+    }
+    fn start_family<'a>(
+        &'a self,
+        family: &'a str,
+        jti: &'a str,
+        ttl: std::time::Duration,
+    ) -> BoxFuture<'a, Result<(), jwt_auth_core::StoreError>> {
+        self.store.start_family(family, jti, ttl)
+    }
+    fn rotate<'a>(
+        &'a self,
+        family: &'a str,
+        presented: &'a str,
+        next: &'a str,
+        ttl: std::time::Duration,
+    ) -> BoxFuture<'a, Result<jwt_auth_core::Rotation, jwt_auth_core::StoreError>> {
+        self.store.rotate(family, presented, next, ttl)
+    }
 }
 
 fn authenticator_from(set: KeySet) -> Authenticator {
@@ -1219,6 +1545,7 @@ fn check(case: &Case, reply: &Reply) -> Result<(), String> {
         Expect::BadRequest => (400, Some("invalid_request")),
         Expect::Invalid => (401, Some("invalid_token")),
         Expect::NotConfigured => (500, None),
+        Expect::Forbidden => (403, Some("insufficient_scope")),
     };
     if reply.status != status {
         return Err(format!("status {} (expected {status})", reply.status));

@@ -7,7 +7,10 @@
 //!   by another key, with a disallowed algorithm, or with any single character
 //!   changed, they are refused;
 //! - the adapters agree: random requests get the same `Reply` from axum and
-//!   actix-web.
+//!   actix-web;
+//! - no duration setting (leeway, token lifetimes, revocation TTLs, remote
+//!   key-set timings), up to `Duration::MAX`, makes `authenticate`, issuing,
+//!   refreshing or logging out panic (SECURITY.md row 30).
 //!
 //! 256 cases per property by default (a few seconds in a debug build);
 //! `PROPTEST_CASES` overrides it.
@@ -435,5 +438,89 @@ proptest! {
             // Two Authorization headers are never accepted.
             prop_assert_ne!(reply.status, 200);
         }
+    }
+}
+
+// --- no duration setting panics (SECURITY.md row 30) ---------------------------
+
+/// Durations from zero to `Duration::MAX`, biased towards the edges where
+/// time arithmetic overflows.
+fn any_duration() -> impl Strategy<Value = std::time::Duration> {
+    use std::time::Duration;
+    prop_oneof![
+        Just(Duration::ZERO),
+        Just(Duration::MAX),
+        Just(Duration::from_secs(u64::MAX)),
+        Just(Duration::from_secs(9_300_000_000_000_000_000)),
+        (0u64..=u64::MAX, 0u32..1_000_000_000).prop_map(|(s, n)| Duration::new(s, n)),
+        (0u64..100_000_000).prop_map(Duration::from_secs),
+        (0u64..=u64::MAX).prop_map(Duration::from_millis),
+    ]
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    #[test]
+    fn no_duration_setting_makes_a_request_panic(
+        leeway in any_duration(),
+        access_ttl in any_duration(),
+        refresh_ttl in any_duration(),
+        revoke_ttl in any_duration(),
+        cooldown in any_duration(),
+        timeout in any_duration(),
+        stale in any_duration(),
+        exp_offset in -4_000_000_000i64..4_000_000_000,
+    ) {
+        use std::time::{Duration, UNIX_EPOCH};
+        use jwt_auth_core::{MemoryStore, RemoteJwks, RevocationStore, TokenIssuer, TokenService};
+        let clock = || UNIX_EPOCH + Duration::from_secs(NOW);
+        // A token verified (and cached) under an arbitrary leeway, sent twice
+        // so the second is a cache hit.
+        let exp = (NOW as i64).saturating_add(exp_offset).max(0);
+        let token = hs_key().encode(&json!({"sub": "a", "exp": exp})).unwrap();
+        let auth = authenticator(hs_key()).leeway(leeway);
+        let req = TestRequest::get("/me").bearer(&token);
+        for _ in 0..2 {
+            let reply = both(&auth, &req)?;
+            prop_assert!(matches!(reply.status, 200 | 401), "{}", reply.status);
+        }
+        // Issuing, refreshing and logging out under arbitrary lifetimes, and
+        // revocations stored for arbitrary TTLs.
+        let store = MemoryStore::new();
+        let issuer = TokenIssuer::new(hs_key()).unwrap()
+            .access_ttl(access_ttl)
+            .refresh_ttl(refresh_ttl)
+            .clock(clock);
+        let service = TokenService::with_store(issuer, store.clone());
+        let verifier = service.authenticator().clock(clock).leeway(leeway);
+        block_on(async {
+            let pair = service.login("a", json!({})).await.unwrap();
+            let next = service.refresh(pair.refresh.as_str()).await.unwrap();
+            let _ = service.refresh(pair.refresh.as_str()).await;
+            let verified = verifier.verify(next.access.as_str());
+            if let Ok(verified) = verified {
+                service.logout(&verified).await.unwrap();
+            }
+            store.revoke_token("j", revoke_ttl).await.unwrap();
+            store.revoke_family("f", revoke_ttl).await.unwrap();
+            // A revocation of a second or more is in force right after.
+            let revoked = store.is_revoked(Some("j"), Some("f")).await.unwrap();
+            prop_assert!(revoked || revoke_ttl < Duration::from_secs(1));
+            // Remote key-set timings: out-of-range values are refused when
+            // the builder runs, never later.
+            let built = RemoteJwks::builder("http://127.0.0.1:9/jwks.json")
+                .unknown_kid_cooldown(cooldown)
+                .timeout(timeout)
+                .max_stale(stale)
+                .refresh_interval(cooldown)
+                .retry_backoff(timeout, stale)
+                .build();
+            let in_bounds = !timeout.is_zero()
+                && timeout <= jwt_auth_core::remote::MAX_FETCH_TIMEOUT
+                && [cooldown, stale].iter().all(|d| *d <= jwt_auth_core::remote::MAX_REMOTE_DURATION);
+            prop_assert_eq!(built.is_ok(), in_bounds, "cooldown {:?} timeout {:?} stale {:?}", cooldown, timeout, stale);
+            Ok(())
+        })?;
     }
 }

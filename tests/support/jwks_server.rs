@@ -42,6 +42,8 @@ struct ServerState {
     cache_control: Mutex<Option<String>>,
     /// Served at `/.well-known/openid-configuration` when set.
     discovery: Mutex<Option<Value>>,
+    /// When set, `/jwks.json` answers this status with this `Location`.
+    redirect: Mutex<Option<(u16, String)>>,
 }
 
 /// A JWKS (and discovery) server on 127.0.0.1 whose answers the test sets.
@@ -65,9 +67,11 @@ impl JwksServer {
             released: watch::Sender::new(false),
             discovery: Mutex::new(None),
             cache_control: Mutex::new(None),
+            redirect: Mutex::new(None),
         });
         let app = Router::new()
             .route("/jwks.json", get(jwks))
+            .route("/hop/{n}", get(hop))
             .route("/.well-known/openid-configuration", get(discovery))
             .with_state(Arc::clone(&state));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -139,15 +143,46 @@ impl JwksServer {
         *self.state.cache_control.lock().unwrap() = Some(value.to_owned());
     }
 
+    /// Makes `/jwks.json` answer `status` with `Location: location` (a
+    /// redirect), or serve the keys again (`None`). `/hop/N` always
+    /// redirects to `/hop/N-1`, and `/hop/0` to `/jwks.json`: a chain of N+1
+    /// redirects.
+    pub fn set_redirect(&self, redirect: Option<(u16, &str)>) {
+        *self.state.redirect.lock().unwrap() = redirect.map(|(s, l)| (s, l.to_owned()));
+    }
+
     /// Serves `doc` at `/.well-known/openid-configuration`.
     pub fn set_discovery(&self, doc: Value) {
         *self.state.discovery.lock().unwrap() = Some(doc);
     }
 }
 
-async fn jwks(State(state): State<Arc<ServerState>>) -> Response {
+fn count(state: &ServerState) {
     let n = state.received.fetch_add(1, Ordering::SeqCst) + 1;
     state.received_tx.send_replace(n);
+}
+
+fn redirect_to(status: u16, location: &str) -> Response {
+    let status = StatusCode::from_u16(status).unwrap();
+    (status, [(http::header::LOCATION, location.to_owned())]).into_response()
+}
+
+async fn hop(
+    State(state): State<Arc<ServerState>>,
+    axum::extract::Path(n): axum::extract::Path<u32>,
+) -> Response {
+    count(&state);
+    match n {
+        0 => redirect_to(302, "/jwks.json"),
+        n => redirect_to(307, &format!("/hop/{}", n - 1)),
+    }
+}
+
+async fn jwks(State(state): State<Arc<ServerState>>) -> Response {
+    count(&state);
+    if let Some((status, location)) = state.redirect.lock().unwrap().clone() {
+        return redirect_to(status, &location);
+    }
     let mode = *state.mode.lock().unwrap();
     match mode {
         Mode::Ok => {}

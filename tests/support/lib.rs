@@ -84,10 +84,11 @@ fn claims_body(claims: Option<&Value>) -> Value {
     }
 }
 
-/// Sends `req` through an axum router: `/me` requires a token, `/optional`
-/// allows anonymous requests, `/bare` has no middleware.
+/// Sends `req` through an axum router: `/me` requires a token, `/admin` the
+/// role `admin`, `/optional` allows anonymous requests, `/bare` has no
+/// middleware.
 pub async fn via_axum(auth: &Authenticator, req: &TestRequest) -> Reply {
-    use jwt_auth_tower::{Claims, JwtAuth};
+    use jwt_auth_tower::{Claims, JwtAuth, RequireRole};
     let layer = JwtAuth::from(auth.clone());
     let app = Router::new()
         .route(
@@ -95,6 +96,17 @@ pub async fn via_axum(auth: &Authenticator, req: &TestRequest) -> Reply {
             get(|Claims(c): Claims<Value>| async move { axum::Json(claims_body(Some(&c))) }),
         )
         .route_layer(layer.clone())
+        .merge(
+            Router::new()
+                .route(
+                    "/admin",
+                    get(
+                        |Claims(c): Claims<Value>| async move { axum::Json(claims_body(Some(&c))) },
+                    ),
+                )
+                .route_layer(RequireRole::any(["admin"]))
+                .route_layer(layer.clone()),
+        )
         .merge(
             Router::new()
                 .route(
@@ -138,11 +150,19 @@ pub async fn via_axum(auth: &Authenticator, req: &TestRequest) -> Reply {
 
 /// Sends `req` through an actix-web app with the same routes as [`via_axum`].
 pub async fn via_actix(auth: &Authenticator, req: &TestRequest) -> Reply {
-    use jwt_auth_actix::{Claims, JwtAuth};
+    use jwt_auth_actix::{Claims, JwtAuth, RequireRole};
     let mw = JwtAuth::from(auth.clone());
     let app =
         actix_test::init_service(
             App::new()
+                .service(
+                    web::resource("/admin")
+                        .wrap(RequireRole::any(["admin"]))
+                        .wrap(mw.clone())
+                        .route(web::get().to(|Claims(c): Claims<Value>| async move {
+                            HttpResponse::Ok().json(claims_body(Some(&c)))
+                        })),
+                )
                 .service(web::resource("/me").wrap(mw.clone()).route(web::get().to(
                     |Claims(c): Claims<Value>| async move {
                         HttpResponse::Ok().json(claims_body(Some(&c)))

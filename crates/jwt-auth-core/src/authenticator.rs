@@ -151,13 +151,22 @@ impl Authenticator {
     }
 
     /// Requires `aud` to contain this audience (adds to the accepted list).
-    /// Defaults to not checking `aud`.
+    /// With no audience configured, tokens that carry `aud` are refused
+    /// (RFC 7519 §4.1.3), unless [`accept_any_audience`](Self::accept_any_audience).
     #[must_use]
     pub fn audience(self, audience: impl Into<String>) -> Self {
         self.map_validation(|v| v.audience(audience))
     }
 
-    /// Clock skew tolerated on `exp`/`nbf`. Defaults to 60 s.
+    /// Accepts tokens whatever their `aud` when no audience is configured.
+    /// Defaults to off. See [`Validation::accept_any_audience`].
+    #[must_use]
+    pub fn accept_any_audience(self) -> Self {
+        self.map_validation(Validation::accept_any_audience)
+    }
+
+    /// Clock skew tolerated on `exp`/`nbf`. Defaults to 60 s, at most
+    /// [`MAX_LEEWAY`](crate::MAX_LEEWAY) (larger values are clamped).
     #[must_use]
     pub fn leeway(self, leeway: Duration) -> Self {
         self.map_validation(|v| v.leeway(leeway))

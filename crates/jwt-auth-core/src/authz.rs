@@ -20,7 +20,7 @@ type Predicate = Arc<dyn Fn(&Value) -> bool + Send + Sync>;
 ///
 /// | requirement | claim |
 /// |---|---|
-/// | roles | `roles` (an array of strings, or a space-separated string) |
+/// | roles | `roles` (an array of strings, or one string separated by U+0020 spaces only) |
 /// | scopes | `scope` (space-separated, RFC 8693/9068), else `scp` (array or string) |
 /// | permissions | `permissions` (Auth0 RBAC) |
 ///
@@ -266,10 +266,15 @@ impl Requirement {
     }
 }
 
-/// An array of strings, or a space-separated string.
+/// An array of strings, or a string separated by U+0020 SPACE only (RFC 6749
+/// §3.3): `"user\u{a0}admin"` is one value, not two.
 fn strings(value: Option<&Value>) -> Vec<String> {
     match value {
-        Some(Value::String(s)) => s.split_whitespace().map(str::to_owned).collect(),
+        Some(Value::String(s)) => s
+            .split(' ')
+            .filter(|v| !v.is_empty())
+            .map(str::to_owned)
+            .collect(),
         Some(Value::Array(items)) => items
             .iter()
             .filter_map(Value::as_str)
@@ -340,4 +345,26 @@ macro_rules! __jwt_auth_require_types {
             }
         }
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::strings;
+    use serde_json::json;
+
+    #[test]
+    fn lists_split_on_ascii_space_only() {
+        let got = strings(Some(&json!("user  admin ops")));
+        assert_eq!(got, ["user", "admin", "ops"]);
+        // U+00A0, U+2003, U+3000, tab and newline do not separate values.
+        for s in [
+            "user\u{a0}admin",
+            "user\u{2003}admin",
+            "user\u{3000}admin",
+            "user\tadmin",
+            "user\nadmin",
+        ] {
+            assert_eq!(strings(Some(&json!(s))), [s], "{s:?}");
+        }
+    }
 }

@@ -147,12 +147,17 @@ impl TokenCache {
             }
             None => NO_EXP_TTL,
         };
+        // Whatever the clock and the claims say, no arithmetic may overflow:
+        // a deadline that cannot be represented is simply not cached.
+        let Some(expires) = Instant::now().checked_add(ttl) else {
+            return;
+        };
         let entry = Entry {
             token: token.clone(),
             exp,
             nbf,
             scope,
-            expires: Instant::now() + ttl,
+            expires,
         };
         entries.map.insert(hash, Arc::new(entry));
         if entries.inserts.fetch_add(1, Ordering::Relaxed) % PURGE_EVERY == PURGE_EVERY - 1 {

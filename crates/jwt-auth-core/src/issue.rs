@@ -23,9 +23,27 @@ pub const REFRESH_TYP: &str = "refresh+jwt";
 
 /// Claims the issuer sets itself; custom claims cannot override them.
 const RESERVED: &[&str] = &["iss", "sub", "aud", "iat", "nbf", "exp", "jti", "fam"];
-/// How long past `exp` a logged-out token stays denied, covering the leeway
-/// of any authenticator that may still accept it.
-const DENY_MARGIN: Duration = Duration::from_secs(3600);
+/// How long past the last `exp` a revocation is kept: the largest leeway
+/// any authenticator may have, so no authenticator still accepts a token
+/// whose revocation is gone.
+const DENY_MARGIN: Duration = crate::validation::MAX_LEEWAY;
+
+/// The longest token lifetime a [`TokenIssuer`] accepts: ten years. Longer
+/// lifetimes are clamped to it (and logged).
+pub const MAX_TOKEN_TTL: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
+
+/// `ttl` within one second and [`MAX_TOKEN_TTL`], in whole seconds.
+fn bounded_ttl(what: &str, ttl: Duration) -> Duration {
+    let bounded = Duration::from_secs(ttl.as_secs().clamp(1, MAX_TOKEN_TTL.as_secs()));
+    if bounded.as_secs() != ttl.as_secs() {
+        tracing::warn!(
+            requested = ?ttl,
+            used = ?bounded,
+            "jwt-auth: the {what} lifetime is clamped to 1 s – 10 years"
+        );
+    }
+    bounded
+}
 
 /// Where a refresh token keeps the custom claims of its family.
 const CONTEXT: &str = "ctx";
@@ -183,17 +201,22 @@ impl TokenIssuer {
         self
     }
 
-    /// Access-token lifetime (whole seconds). Defaults to 15 minutes.
+    /// Access-token lifetime (whole seconds). Defaults to 15 minutes. Clamped
+    /// to 1 s – [`MAX_TOKEN_TTL`] (10 years), with a warning in the log.
     #[must_use]
     pub fn access_ttl(mut self, ttl: Duration) -> Self {
-        self.config().access_ttl = ttl;
+        self.config().access_ttl = bounded_ttl("access-token", ttl);
         self
     }
 
-    /// Refresh-token lifetime (whole seconds). Defaults to 14 days.
+    /// Refresh-token lifetime (whole seconds). Defaults to 14 days. Clamped
+    /// to 1 s – [`MAX_TOKEN_TTL`] (10 years), with a warning in the log.
+    ///
+    /// It may be shorter than the access-token lifetime: revocations of a
+    /// family always last until its longest-lived token has expired.
     #[must_use]
     pub fn refresh_ttl(mut self, ttl: Duration) -> Self {
-        self.config().refresh_ttl = ttl;
+        self.config().refresh_ttl = bounded_ttl("refresh-token", ttl);
         self
     }
 
@@ -217,6 +240,14 @@ impl TokenIssuer {
     /// The refresh-token lifetime.
     pub fn get_refresh_ttl(&self) -> Duration {
         self.inner.refresh_ttl
+    }
+
+    /// How long a revocation of a whole family must last: until the last
+    /// token it covers (one issued just now, access or refresh) has expired,
+    /// plus the largest leeway an authenticator may grant.
+    fn family_revocation_ttl(&self) -> Duration {
+        let c = &*self.inner;
+        c.access_ttl.max(c.refresh_ttl).saturating_add(DENY_MARGIN)
     }
 
     /// An authenticator for this issuer's access tokens: the verifying half
@@ -574,7 +605,7 @@ impl TokenService {
                     "jwt-auth: a refresh token was used twice; its whole family is revoked"
                 );
                 self.store
-                    .revoke_family(family, ttl)
+                    .revoke_family(family, self.issuer.family_revocation_ttl())
                     .await
                     .map_err(Self::store_error)?;
                 Err(AuthErrorKind::Revoked.into())
@@ -598,27 +629,31 @@ impl TokenService {
         extract_token(&source, req, 8192)?.ok_or_else(|| AuthErrorKind::MissingToken.into())
     }
 
-    /// Logs out: denies the access token until an hour past its `exp` (so
-    /// any leeway is covered) and revokes its refresh family, so the refresh
-    /// token stops working too.
+    /// Logs out: denies the access token until an hour past its `exp` (the
+    /// largest leeway, [`MAX_LEEWAY`](crate::MAX_LEEWAY), is covered) and
+    /// revokes its family, so the refresh token and every other access token
+    /// of the session stop working too. The family's revocation lasts until
+    /// its longest-lived token has expired, whichever of the access and
+    /// refresh lifetimes is longer.
     pub async fn logout(&self, access: &VerifiedToken) -> Result<(), AuthError> {
         let claims = access.claims_map();
-        let now = SystemTime::now()
+        let now = (self.issuer.inner.clock)()
             .duration_since(UNIX_EPOCH)
             .map_or(0.0, |d| d.as_secs_f64());
         if let Some(jti) = claims.get("jti").and_then(Value::as_str) {
             let exp = claims.get("exp").and_then(Value::as_f64).unwrap_or(now);
-            // The validation leeway keeps a token alive a little past `exp`:
-            // deny it for an hour more, which covers any sane leeway.
+            // The validation leeway keeps a token alive a little past `exp`.
             let left = (exp - now).max(0.0) + DENY_MARGIN.as_secs_f64();
+            let ttl = Duration::try_from_secs_f64(left)
+                .unwrap_or_else(|_| self.issuer.family_revocation_ttl());
             self.store
-                .revoke_token(jti, Duration::from_secs_f64(left))
+                .revoke_token(jti, ttl)
                 .await
                 .map_err(Self::store_error)?;
         }
         if let Some(family) = claims.get("fam").and_then(Value::as_str) {
             self.store
-                .revoke_family(family, self.issuer.get_refresh_ttl())
+                .revoke_family(family, self.issuer.family_revocation_ttl())
                 .await
                 .map_err(Self::store_error)?;
         }
@@ -639,7 +674,7 @@ impl TokenService {
         };
         if let Some(family) = verified.claims_map().get("fam").and_then(Value::as_str) {
             self.store
-                .revoke_family(family, self.issuer.get_refresh_ttl())
+                .revoke_family(family, self.issuer.family_revocation_ttl())
                 .await
                 .map_err(Self::store_error)?;
         }

@@ -116,6 +116,21 @@ fn hmac_min_len(alg: Algorithm) -> usize {
 /// The smallest RSA modulus accepted, in bits.
 pub const MIN_RSA_BITS: usize = 2048;
 
+/// The largest RSA modulus the crypto backend can verify with, in bits:
+/// 8192 with aws-lc-rs, 4096 with the RustCrypto `rsa` crate. Larger keys
+/// are refused at load, since no signature could ever verify with them.
+#[cfg(feature = "aws_lc_rs")]
+pub const MAX_RSA_BITS: usize = 8192;
+/// The largest RSA modulus the crypto backend can verify with, in bits:
+/// 8192 with aws-lc-rs, 4096 with the RustCrypto `rsa` crate. Larger keys
+/// are refused at load, since no signature could ever verify with them.
+#[cfg(not(feature = "aws_lc_rs"))]
+pub const MAX_RSA_BITS: usize = 4096;
+
+/// The largest RSA public exponent either backend verifies with, in bits
+/// (e < 2³³).
+const MAX_RSA_EXPONENT_BITS: usize = 33;
+
 /// Why a key was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -135,6 +150,9 @@ pub enum KeyErrorKind {
     CannotSign,
     /// A key set is ambiguous (duplicate `kid`s) or empty.
     KeySet,
+    /// Two statements of one key disagree: a JWK's `x5c` certificate holds
+    /// another key than its own members (RFC 7517 §4.7).
+    KeyMismatch,
 }
 
 /// A refused key, with a message that names no secret material.
@@ -200,7 +218,11 @@ impl std::error::Error for KeyError {}
 /// Construction refuses weak keys: HMAC secrets shorter than the hash output
 /// (RFC 7518 §3.2), RSA moduli under 2048 bits, RSA public exponents that are
 /// even or below 3, RSA moduli with the ROCA fingerprint (CVE-2017-15361), EC
-/// points that are not on their curve, and JWKs meant for encryption.
+/// points that are not on their curve, and JWKs meant for encryption. It
+/// also refuses keys the crypto backend could never verify with (RSA moduli
+/// over [`MAX_RSA_BITS`], public exponents over 33 bits), and JWKs whose
+/// `x5c` certificate holds another key than their own members (RFC 7517
+/// §4.7).
 ///
 /// ```
 /// use jwt_auth_core::{Algorithm, Key};
@@ -496,6 +518,30 @@ impl Key {
         Some(Value::Object(jwk))
     }
 
+    /// Whether `other` holds the same verification key material (family and
+    /// public key; the algorithms and `kid` may differ). Never true for HMAC
+    /// secrets, which no certificate holds.
+    fn same_public_key(&self, other: &Key) -> bool {
+        use jsonwebtoken::DecodingKeyKind;
+        if self.inner.family != other.inner.family || self.inner.family == KeyFamily::Hmac {
+            return false;
+        }
+        match (
+            self.inner.decoding.expose().kind(),
+            other.inner.decoding.expose().kind(),
+        ) {
+            (
+                DecodingKeyKind::RsaModulusExponent { n, e },
+                DecodingKeyKind::RsaModulusExponent { n: n2, e: e2 },
+            ) => {
+                strip_leading_zeros(n) == strip_leading_zeros(n2)
+                    && strip_leading_zeros(e) == strip_leading_zeros(e2)
+            }
+            (DecodingKeyKind::SecretOrDer(a), DecodingKeyKind::SecretOrDer(b)) => a == b,
+            _ => false,
+        }
+    }
+
     /// Whether this key can sign (an HMAC secret or a private key).
     pub fn can_sign(&self) -> bool {
         self.inner.encoding.is_some()
@@ -731,11 +777,33 @@ fn rsa_public_key(n: &[u8], e: &[u8], encoding: Option<EncodingKey>) -> Result<K
             format!("RSA key is {bits} bits; at least {MIN_RSA_BITS} are required"),
         ));
     }
+    if bits > MAX_RSA_BITS {
+        return Err(KeyError::new(
+            KeyErrorKind::Unsupported,
+            format!(
+                "RSA key is {bits} bits; the crypto backend verifies with at most \
+                 {MAX_RSA_BITS}"
+            ),
+        ));
+    }
     let e_odd = e.last().is_some_and(|b| b & 1 == 1);
-    if !e_odd || (e.len() == 1 && e[0] < 3) || e.len() > 8 {
+    if !e_odd || (e.len() == 1 && e[0] < 3) {
         return Err(KeyError::new(
             KeyErrorKind::Weak,
             "RSA public exponent must be odd and at least 3",
+        ));
+    }
+    let e_bits = match e.first() {
+        Some(&top) => e.len() * 8 - top.leading_zeros() as usize,
+        None => 0,
+    };
+    if e_bits > MAX_RSA_EXPONENT_BITS {
+        return Err(KeyError::new(
+            KeyErrorKind::Unsupported,
+            format!(
+                "RSA public exponent is {e_bits} bits; the crypto backend verifies with at \
+                 most {MAX_RSA_EXPONENT_BITS}"
+            ),
         ));
     }
     if crate::roca::has_roca_fingerprint(n) {
@@ -954,6 +1022,7 @@ fn from_jwk_value(jwk: &Value) -> Result<Key, KeyError> {
             ));
         }
     };
+    check_x5c(jwk, &key)?;
     let key = match alg {
         Some(alg) => key.with_algorithms([alg])?,
         None => key,
@@ -962,6 +1031,38 @@ fn from_jwk_value(jwk: &Value) -> Result<Key, KeyError> {
         Some(kid) => key.with_kid(kid),
         None => key,
     })
+}
+
+/// RFC 7517 §4.7: the key in the first `x5c` certificate MUST match the
+/// JWK's own key members. A JWK whose certificate holds another key is
+/// refused, whichever of the two a verifier would have used.
+fn check_x5c(jwk: &serde_json::Map<String, Value>, key: &Key) -> Result<(), KeyError> {
+    use base64::Engine as _;
+    let Some(chain) = jwk.get("x5c") else {
+        return Ok(());
+    };
+    let first = chain
+        .as_array()
+        .and_then(|chain| chain.first())
+        .and_then(Value::as_str)
+        .ok_or_else(|| KeyError::invalid("JWK `x5c` is not a non-empty array of strings"))?;
+    // `x5c` holds standard base64 (with padding), not base64url.
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(first)
+        .map_err(|_| KeyError::invalid("JWK `x5c` certificate is not valid base64"))?;
+    let certified = from_certificate(&der).map_err(|e| {
+        KeyError::new(
+            e.kind(),
+            format!("JWK `x5c` certificate is refused: {}", e.message),
+        )
+    })?;
+    if !key.same_public_key(&certified) {
+        return Err(KeyError::new(
+            KeyErrorKind::KeyMismatch,
+            "JWK `x5c` certificate holds another key than the JWK (RFC 7517 §4.7)",
+        ));
+    }
+    Ok(())
 }
 
 /// Checks that need the crypto backend directly.

@@ -107,11 +107,12 @@ pub use error::{
 };
 pub use forward::ClaimHeaders;
 pub use issue::{
-    ACCESS_TYP, IssuedToken, REFRESH_TYP, RefreshCookie, TokenIssuer, TokenPair, TokenService,
+    ACCESS_TYP, IssuedToken, MAX_TOKEN_TTL, REFRESH_TYP, RefreshCookie, TokenIssuer, TokenPair,
+    TokenService,
 };
 pub use jws::{JwsHeader, KeySet, VerifiedJws};
 pub use key::{
-    Algorithm, Key, KeyError, KeyErrorKind, KeyFamily, MIN_RSA_BITS, algorithm_name,
+    Algorithm, Key, KeyError, KeyErrorKind, KeyFamily, MAX_RSA_BITS, MIN_RSA_BITS, algorithm_name,
     parse_algorithm,
 };
 pub use keysource::{Issuers, KeySource};
@@ -121,7 +122,7 @@ pub use remote::{
 };
 pub use revocation::{MemoryStore, RevocationStore, Rotation, StoreError};
 pub use source::{AuthRequest, TokenSource, extract_token};
-pub use validation::{Clock, MAX_NUMERIC_DATE, Validation};
+pub use validation::{Clock, MAX_LEEWAY, MAX_NUMERIC_DATE, Validation};
 
 /// A boxed, `Send` future, as [`RevocationStore`] methods and the remote
 /// key source's `HttpClient` return.
@@ -167,13 +168,23 @@ macro_rules! __jwt_auth_middleware_type {
             }
 
             /// Requires `aud` to contain this audience (adds to the accepted
-            /// list). Defaults to not checking `aud`.
+            /// list). With no audience configured, tokens that carry `aud`
+            /// are refused (RFC 7519 §4.1.3), unless
+            /// [`accept_any_audience`](Self::accept_any_audience).
             pub fn audience(mut self, audience: impl Into<String>) -> Self {
                 self.authenticator = self.authenticator.audience(audience);
                 self
             }
 
-            /// Clock skew tolerated on `exp`/`nbf`. Defaults to 60 seconds.
+            /// Accepts tokens whatever their `aud` when no audience is
+            /// configured. Defaults to off.
+            pub fn accept_any_audience(mut self) -> Self {
+                self.authenticator = self.authenticator.accept_any_audience();
+                self
+            }
+
+            /// Clock skew tolerated on `exp`/`nbf`. Defaults to 60 seconds,
+            /// at most one hour (larger values are clamped).
             pub fn leeway(mut self, leeway: ::std::time::Duration) -> Self {
                 self.authenticator = self.authenticator.leeway(leeway);
                 self

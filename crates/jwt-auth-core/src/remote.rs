@@ -29,6 +29,23 @@
 //! A request whose `kid` is known never waits: the key set is read through
 //! an atomic pointer swap, and fetches happen on the background task only.
 //!
+//! # Redirects
+//!
+//! jwt-auth follows redirects itself (301, 302, 303, 307, 308; at most
+//! [`MAX_REDIRECTS`] hops), and every hop must pass the same URL policy as
+//! the configured URL: `https`, or plain `http` to loopback (any host with
+//! [`allow_insecure_http`](RemoteJwksBuilder::allow_insecure_http)), and
+//! never from `https` down to `http`. A hop that fails the policy fails the
+//! fetch, and the keys already loaded stay in use. [`HttpClient`]s must
+//! therefore return 3xx answers as they are, with their `Location`.
+//!
+//! # Bounds
+//!
+//! Every duration setting is checked when [`RemoteJwksBuilder::build`] runs:
+//! the timeout must be more than zero and at most [`MAX_FETCH_TIMEOUT`] (5
+//! minutes), every other duration at most [`MAX_REMOTE_DURATION`] (30 days).
+//! A value outside is a [`RemoteError`] naming the setting.
+//!
 //! The task ends when the last clone of the [`RemoteJwks`] (and of every
 //! authenticator holding it) is dropped.
 
@@ -47,15 +64,33 @@ use crate::BoxFuture;
 use crate::jws::{JwksPolicy, KeySet};
 use crate::key::Algorithm;
 
+/// The most redirects followed for one fetch.
+pub const MAX_REDIRECTS: usize = 5;
+
+/// The longest duration a [`RemoteJwksBuilder`] setting may hold (other than
+/// the timeout, which is at most [`MAX_FETCH_TIMEOUT`]): 30 days.
+pub const MAX_REMOTE_DURATION: Duration = Duration::from_secs(30 * 24 * 3600);
+
+/// The longest fetch timeout: 5 minutes.
+pub const MAX_FETCH_TIMEOUT: Duration = Duration::from_secs(300);
+
 /// The HTTP client a [`RemoteJwks`] fetches with.
 ///
 /// With the `reqwest` feature (on by default), `reqwest::Client` implements
 /// it, so a client built with your proxies, root certificates or identity can
 /// be passed to [`RemoteJwksBuilder::http_client`]. Any other client can be
 /// adapted by implementing this trait.
+///
+/// **The client must not follow redirects.** jwt-auth follows them itself so
+/// that every hop passes the URL policy (see the [module
+/// documentation](crate::remote#redirects)): return a 3xx answer as it is,
+/// with its `Location` ([`HttpResponse::with_location`]). A `reqwest::Client`
+/// must be built with `redirect(reqwest::redirect::Policy::none())`; one that
+/// follows a redirect anyway makes that fetch fail.
 pub trait HttpClient: Send + Sync + 'static {
-    /// GETs `url`. The body must be read only up to `max_body` bytes; a
-    /// longer body is an error. Timeouts are enforced by the caller too.
+    /// GETs `url`, without following redirects. The body must be read only
+    /// up to `max_body` bytes; a longer body is an error. Timeouts are
+    /// enforced by the caller too.
     fn fetch<'a>(
         &'a self,
         url: &'a str,
@@ -63,12 +98,13 @@ pub trait HttpClient: Send + Sync + 'static {
     ) -> BoxFuture<'a, Result<HttpResponse, FetchError>>;
 }
 
-/// What an [`HttpClient`] answers: the status, the `Cache-Control` header
-/// and the body.
+/// What an [`HttpClient`] answers: the status, the `Cache-Control` and
+/// `Location` headers and the body.
 #[derive(Clone, Debug)]
 pub struct HttpResponse {
     status: u16,
     cache_control: Option<String>,
+    location: Option<String>,
     body: Bytes,
 }
 
@@ -78,8 +114,22 @@ impl HttpResponse {
         Self {
             status,
             cache_control: None,
+            location: None,
             body: body.into(),
         }
+    }
+
+    /// Sets the `Location` header value (of a redirect), as received:
+    /// relative references are resolved against the URL fetched.
+    #[must_use]
+    pub fn with_location(mut self, value: impl Into<String>) -> Self {
+        self.location = Some(value.into());
+        self
+    }
+
+    /// The `Location` header value, if any.
+    pub fn location(&self) -> Option<&str> {
+        self.location.as_deref()
     }
 
     /// Sets the `Cache-Control` header value.
@@ -166,7 +216,9 @@ impl HttpClient for reqwest::Client {
         max_body: usize,
     ) -> BoxFuture<'a, Result<HttpResponse, FetchError>> {
         Box::pin(async move {
-            let mut response = reqwest::Client::get(self, url)
+            let requested = reqwest::Url::parse(url)
+                .map_err(|_| FetchError::new("the URL cannot be parsed"))?;
+            let mut response = reqwest::Client::get(self, requested.clone())
                 .header(
                     http::header::ACCEPT,
                     "application/jwk-set+json, application/json",
@@ -174,12 +226,27 @@ impl HttpClient for reqwest::Client {
                 .send()
                 .await
                 .map_err(|e| FetchError::new(format!("request failed: {}", e.without_url())))?;
+            // reqwest moves user information into an `Authorization` header
+            // and out of the URL: that is not a redirect.
+            let mut plain = requested.clone();
+            let _ = plain.set_username("");
+            let _ = plain.set_password(None);
+            if response.url() != &requested && response.url() != &plain {
+                return Err(FetchError::new(
+                    "the HTTP client followed a redirect itself, so its hops were not checked: \
+                     build it with redirect(reqwest::redirect::Policy::none())",
+                ));
+            }
             let status = response.status().as_u16();
-            let cache_control = response
-                .headers()
-                .get(http::header::CACHE_CONTROL)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned);
+            let header = |name| {
+                response
+                    .headers()
+                    .get(name)
+                    .and_then(|v: &http::HeaderValue| v.to_str().ok())
+                    .map(str::to_owned)
+            };
+            let cache_control = header(http::header::CACHE_CONTROL);
+            let location = header(http::header::LOCATION);
             if response
                 .content_length()
                 .is_some_and(|len| len > max_body as u64)
@@ -198,6 +265,7 @@ impl HttpClient for reqwest::Client {
             Ok(HttpResponse {
                 status,
                 cache_control,
+                location,
                 body: body.into(),
             })
         })
@@ -210,22 +278,12 @@ fn too_large(max_body: usize) -> FetchError {
 
 #[cfg(feature = "reqwest")]
 fn default_client(timeout: Duration) -> Result<Arc<dyn HttpClient>, RemoteError> {
-    // Follow a few redirects, never from https down to http.
-    let policy = reqwest::redirect::Policy::custom(|attempt| {
-        let downgrade = attempt.url().scheme() != "https"
-            && attempt.previous().iter().any(|u| u.scheme() == "https");
-        if attempt.previous().len() >= 5 {
-            attempt.error("too many redirects")
-        } else if downgrade {
-            attempt.error("redirect from https to http refused")
-        } else {
-            attempt.follow()
-        }
-    });
+    // Redirects are followed by `Shared::get_with_cache_control`, which
+    // checks every hop.
     let client = reqwest::Client::builder()
         .connect_timeout(timeout)
         .timeout(timeout)
-        .redirect(policy)
+        .redirect(reqwest::redirect::Policy::none())
         .user_agent(concat!("jwt-auth/", env!("CARGO_PKG_VERSION")))
         .build()
         .map_err(|e| RemoteError::new(format!("cannot build the HTTP client: {e}")))?;
@@ -258,8 +316,21 @@ impl fmt::Debug for Target {
     }
 }
 
-/// `url` without what may hold a credential: user information, the query
-/// and the fragment.
+/// `url` as jwt-auth logs it: without what may hold a credential (user
+/// information, the query and the fragment). Use it wherever your own code
+/// prints a JWKS or issuer URL.
+///
+/// ```
+/// use jwt_auth_core::remote::redacted_url;
+/// assert_eq!(
+///     redacted_url("https://user:pw@idp.example/jwks.json?api_key=k#f"),
+///     "https://idp.example/jwks.json"
+/// );
+/// ```
+pub fn redacted_url(url: &str) -> String {
+    loggable_url(url)
+}
+
 fn loggable_url(url: &str) -> String {
     let url = url.split(['?', '#']).next().unwrap_or(url);
     let (scheme, rest) = match url.split_once("://") {
@@ -289,6 +360,36 @@ struct Settings {
     max_body: usize,
     policy: JwksPolicy,
     allow_http: bool,
+}
+
+impl Settings {
+    /// Refuses durations that are zero where that makes no sense, or so
+    /// large that time arithmetic could overflow.
+    fn check(&self) -> Result<(), String> {
+        if self.timeout.is_zero() || self.timeout > MAX_FETCH_TIMEOUT {
+            return Err(format!(
+                "the fetch timeout is {:?}: it must be more than zero and at most {:?}",
+                self.timeout, MAX_FETCH_TIMEOUT
+            ));
+        }
+        let durations = [
+            ("refresh_interval", self.refresh_interval),
+            ("refresh_bounds (min)", self.min_interval),
+            ("refresh_bounds (max)", self.max_interval),
+            ("unknown_kid_cooldown", self.cooldown),
+            ("max_stale", self.max_stale),
+            ("retry_backoff (initial)", self.backoff_initial),
+            ("retry_backoff (max)", self.backoff_max),
+        ];
+        for (name, value) in durations {
+            if value > MAX_REMOTE_DURATION {
+                return Err(format!(
+                    "{name} is {value:?}: it must be at most {MAX_REMOTE_DURATION:?} (30 days)"
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
 impl Default for Settings {
@@ -327,7 +428,7 @@ impl fmt::Debug for RemoteJwksBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RemoteJwksBuilder")
             .field("target", &self.target)
-            .field("issuer", &self.issuer)
+            .field("issuer", &self.issuer.as_deref().map(loggable_url))
             .field("settings", &self.settings)
             .finish_non_exhaustive()
     }
@@ -435,8 +536,10 @@ impl RemoteJwksBuilder {
     /// runtime and returns at once; the first fetch runs in the background.
     ///
     /// Fails when the URL is not `https` (see
-    /// [`allow_insecure_http`](Self::allow_insecure_http)), when there is no
-    /// Tokio runtime, or when the default HTTP client cannot be built.
+    /// [`allow_insecure_http`](Self::allow_insecure_http)), when a duration
+    /// is out of its bounds (see the [module documentation](crate::remote#bounds)),
+    /// when there is no Tokio runtime, or when the default HTTP client cannot
+    /// be built.
     pub fn build(self) -> Result<RemoteJwks, RemoteError> {
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| {
             RemoteError::new(
@@ -448,6 +551,16 @@ impl RemoteJwksBuilder {
             Target::Jwks(url) | Target::Discover { url, .. } => url,
         };
         check_url(url, self.settings.allow_http).map_err(RemoteError::new)?;
+        if let Target::Discover { issuer, .. } = &self.target
+            && issuer.contains(['?', '#'])
+        {
+            // OpenID Connect Discovery §2: an issuer has no query or fragment.
+            return Err(RemoteError::new(format!(
+                "the issuer {:?} has a query or fragment, which an OpenID issuer never has",
+                loggable_url(issuer)
+            )));
+        }
+        self.settings.check().map_err(RemoteError::new)?;
         let client = match self.client {
             Some(client) => client,
             None => default_client(self.settings.timeout)?,
@@ -517,7 +630,10 @@ impl fmt::Debug for RemoteJwks {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RemoteJwks")
             .field("target", &self.inner.shared.target)
-            .field("issuer", &self.inner.shared.issuer)
+            .field(
+                "issuer",
+                &self.inner.shared.issuer.as_deref().map(loggable_url),
+            )
             .field("ready", &self.is_ready())
             .finish_non_exhaustive()
     }
@@ -776,22 +892,42 @@ impl Shared {
         Ok(body)
     }
 
+    /// GETs `url`, following at most [`MAX_REDIRECTS`] redirects, each of
+    /// which must pass the URL policy.
     async fn get_with_cache_control(
         &self,
         url: &str,
     ) -> Result<(Bytes, Option<String>), FetchError> {
         let max = self.settings.max_body;
-        let response = self.client.fetch(url, max).await?;
-        if !(200..300).contains(&response.status) {
-            return Err(FetchError::new(format!(
-                "the server answered HTTP {}",
-                response.status
-            )));
+        let mut current = url.to_owned();
+        let mut hops = 0;
+        loop {
+            let response = self.client.fetch(&current, max).await?;
+            if matches!(response.status, 301 | 302 | 303 | 307 | 308) {
+                if hops == MAX_REDIRECTS {
+                    return Err(FetchError::new(format!(
+                        "more than {MAX_REDIRECTS} redirects"
+                    )));
+                }
+                hops += 1;
+                let location = response
+                    .location
+                    .ok_or_else(|| FetchError::new("a redirect without a Location"))?;
+                current = redirect_target(&current, &location, self.settings.allow_http)
+                    .map_err(FetchError::new)?;
+                continue;
+            }
+            if !(200..300).contains(&response.status) {
+                return Err(FetchError::new(format!(
+                    "the server answered HTTP {}",
+                    response.status
+                )));
+            }
+            if response.body.len() > max {
+                return Err(too_large(max));
+            }
+            return Ok((response.body, response.cache_control));
         }
-        if response.body.len() > max {
-            return Err(too_large(max));
-        }
-        Ok((response.body, response.cache_control))
     }
 
     async fn discover(&self, issuer: &str, url: &str) -> Result<String, FetchError> {
@@ -804,16 +940,17 @@ impl Shared {
             .ok_or_else(|| FetchError::new("the discovery document has no `issuer`"))?;
         if found != issuer {
             return Err(FetchError::new(format!(
-                "the discovery document names issuer {found:?}, not the configured {issuer:?}: \
-                 refused"
+                "the discovery document names issuer {:?}, not the configured {:?}: refused",
+                loggable_url(found),
+                loggable_url(issuer)
             )));
         }
         let jwks_uri = doc
             .get("jwks_uri")
             .and_then(Value::as_str)
             .ok_or_else(|| FetchError::new("the discovery document has no `jwks_uri`"))?;
-        check_url(jwks_uri, self.settings.allow_http).map_err(FetchError::new)?;
-        Ok(jwks_uri.to_owned())
+        let jwks_uri = check_url(jwks_uri, self.settings.allow_http).map_err(FetchError::new)?;
+        Ok(jwks_uri.into())
     }
 
     async fn fetch(&self, jwks_uri: &mut Option<String>) -> Result<Fetched, FetchError> {
@@ -918,31 +1055,62 @@ fn max_age(value: &str) -> Option<Duration> {
 }
 
 /// Refuses URLs that are not absolute `https` (or plain `http` to loopback,
-/// or any `http` when allowed).
-fn check_url(url: &str, allow_http: bool) -> Result<(), String> {
-    let uri: http::Uri = url
-        .parse()
-        .map_err(|_| format!("{url:?} is not a valid URL"))?;
-    let host = uri
+/// or any `http` when allowed). Parsed as the HTTP client parses them (the
+/// `url` crate), so the host checked is the host connected to. Messages show
+/// the URL without credentials.
+fn check_url(url: &str, allow_http: bool) -> Result<url::Url, String> {
+    let shown = loggable_url(url);
+    let parsed = url::Url::parse(url).map_err(|_| format!("{shown:?} is not a valid URL"))?;
+    let host = parsed
         .host()
-        .ok_or_else(|| format!("{url:?} is not an absolute URL"))?;
-    match uri.scheme_str() {
-        Some("https") => Ok(()),
-        Some("http") if allow_http || is_loopback(host) => Ok(()),
-        Some("http") => Err(format!(
-            "{url:?} uses plain http: keys fetched over http can be replaced by anyone on the \
-             path (use https, or allow_insecure_http(true))"
-        )),
-        _ => Err(format!("{url:?} is not an http(s) URL")),
+        .ok_or_else(|| format!("{shown:?} is not an absolute URL with a host"))?;
+    match parsed.scheme() {
+        "https" => {}
+        "http" if allow_http || is_loopback(&host) => {}
+        "http" => {
+            return Err(format!(
+                "{shown:?} uses plain http: keys fetched over http can be replaced by anyone on \
+                 the path (use https, or allow_insecure_http(true))"
+            ));
+        }
+        _ => return Err(format!("{shown:?} is not an http(s) URL")),
+    }
+    Ok(parsed)
+}
+
+fn is_loopback(host: &url::Host<&str>) -> bool {
+    match host {
+        url::Host::Domain(name) => name.eq_ignore_ascii_case("localhost"),
+        url::Host::Ipv4(ip) => ip.is_loopback(),
+        url::Host::Ipv6(ip) => ip.is_loopback(),
     }
 }
 
-fn is_loopback(host: &str) -> bool {
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    host.eq_ignore_ascii_case("localhost")
-        || host
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
+/// Where a redirect from `from` to `location` leads, if that hop is allowed:
+/// the target passes [`check_url`], and an `https` URL never redirects to
+/// plain `http`.
+fn redirect_target(from: &str, location: &str, allow_http: bool) -> Result<String, String> {
+    let base = url::Url::parse(from).map_err(|_| "the redirecting URL is invalid".to_owned())?;
+    let target = base
+        .join(location)
+        .map_err(|_| "a redirect to an invalid URL".to_owned())?;
+    let target =
+        check_url(target.as_str(), allow_http).map_err(|e| format!("a redirect refused: {e}"))?;
+    if base.scheme() == "https" && target.scheme() != "https" {
+        return Err(format!(
+            "a redirect refused: from https down to {:?}",
+            loggable_url(target.as_str())
+        ));
+    }
+    Ok(target.into())
+}
+
+/// `now + delay`; the settings are bounded, but this never overflows
+/// regardless.
+fn later(delay: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(delay.min(MAX_REMOTE_DURATION))
+        .unwrap_or(now)
 }
 
 async fn run(shared: Arc<Shared>, mut wake: mpsc::Receiver<()>, progress: watch::Sender<Progress>) {
@@ -999,7 +1167,7 @@ async fn run(shared: Arc<Shared>, mut wake: mpsc::Receiver<()>, progress: watch:
             Ok(fetched) => {
                 failures = 0;
                 stale_reported = false;
-                next = Instant::now() + shared.install(fetched);
+                next = later(shared.install(fetched));
             }
             Err(error) => {
                 failures = failures.saturating_add(1);
@@ -1021,7 +1189,7 @@ async fn run(shared: Arc<Shared>, mut wake: mpsc::Receiver<()>, progress: watch:
                         "jwt-auth: the remote keys are stale; requests get 503 until a refresh succeeds"
                     );
                 }
-                next = Instant::now() + delay;
+                next = later(delay);
             }
         }
         progress.send_modify(|p| {
@@ -1076,6 +1244,88 @@ mod tests {
         assert!(check_url("http://idp.example/jwks", true).is_ok());
         assert!(check_url("file:///etc/passwd", true).is_err());
         assert!(check_url("/jwks", true).is_err());
+    }
+
+    #[test]
+    fn every_redirect_hop_passes_the_url_policy() {
+        let to = |from: &str, location: &str| redirect_target(from, location, false);
+        assert_eq!(
+            to("http://127.0.0.1:1/a/jwks", "keys.json").as_deref(),
+            Ok("http://127.0.0.1:1/a/keys.json")
+        );
+        assert_eq!(
+            to("https://idp.example/a", "//other.example/jwks").as_deref(),
+            Ok("https://other.example/jwks")
+        );
+        assert_eq!(
+            to("http://[::1]:8/a", "http://localhost:9/b").as_deref(),
+            Ok("http://localhost:9/b")
+        );
+        // Plain http to another host, another scheme, a downgrade.
+        for (from, location) in [
+            ("http://127.0.0.1:1/jwks", "http://attacker.example/jwks"),
+            (
+                "http://127.0.0.1:1/jwks",
+                "http://user:pw@10.0.0.1/jwks?k=v",
+            ),
+            ("http://127.0.0.1:1/jwks", "ftp://127.0.0.1/jwks"),
+            ("http://127.0.0.1:1/jwks", "file:///etc/passwd"),
+            ("https://idp.example/jwks", "http://127.0.0.1/jwks"),
+            ("http://127.0.0.1:1/jwks", "http://[::ffff:7f00:1]/jwks"),
+            (
+                "http://127.0.0.1:1/jwks",
+                "http://127.0.0.1.attacker.example/jwks",
+            ),
+        ] {
+            match to(from, location) {
+                Ok(target) => panic!("{location}: followed to {target}"),
+                Err(message) => assert!(
+                    !message.contains("pw") && !message.contains("k=v"),
+                    "{message}"
+                ),
+            }
+        }
+        // Explicitly allowed plain http still never downgrades from https.
+        assert!(redirect_target("http://127.0.0.1/a", "http://idp.example/b", true).is_ok());
+        assert!(redirect_target("https://idp.example/a", "http://idp.example/b", true).is_err());
+    }
+
+    #[tokio::test]
+    async fn durations_out_of_bounds_are_refused_at_build() {
+        let builder = || RemoteJwks::builder("http://127.0.0.1:9/jwks");
+        let cases: Vec<(&str, RemoteJwksBuilder)> = vec![
+            ("timeout", builder().timeout(Duration::ZERO)),
+            ("timeout", builder().timeout(Duration::MAX)),
+            (
+                "refresh_interval",
+                builder().refresh_interval(Duration::MAX),
+            ),
+            (
+                "refresh_bounds",
+                builder().refresh_bounds(Duration::ZERO, Duration::MAX),
+            ),
+            (
+                "unknown_kid_cooldown",
+                builder().unknown_kid_cooldown(Duration::from_secs(u64::MAX)),
+            ),
+            ("max_stale", builder().max_stale(Duration::MAX)),
+            (
+                "retry_backoff",
+                builder().retry_backoff(Duration::MAX, Duration::MAX),
+            ),
+        ];
+        for (name, b) in cases {
+            let err = b.build().err().map(|e| e.to_string()).unwrap_or_default();
+            assert!(err.contains(name), "{name}: {err:?}");
+        }
+        let at_the_bounds = builder()
+            .timeout(MAX_FETCH_TIMEOUT)
+            .refresh_interval(MAX_REMOTE_DURATION)
+            .unknown_kid_cooldown(MAX_REMOTE_DURATION)
+            .max_stale(MAX_REMOTE_DURATION)
+            .retry_backoff(MAX_REMOTE_DURATION, MAX_REMOTE_DURATION)
+            .build();
+        assert!(at_the_bounds.is_ok());
     }
 
     #[test]

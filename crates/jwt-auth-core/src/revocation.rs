@@ -243,7 +243,7 @@ impl MemoryStore {
     fn put(&self, key: String, value: &str, ttl: Duration) {
         let entry = Entry {
             value: value.into(),
-            expires: Instant::now() + ttl,
+            expires: deadline(Instant::now(), ttl),
         };
         self.entries.insert(key, entry);
     }
@@ -251,6 +251,19 @@ impl MemoryStore {
     fn live(&self, key: &str) -> Option<Entry> {
         self.entries.get(key).filter(|e| e.expires > Instant::now())
     }
+}
+
+/// The longest an entry is kept: a hundred years. Longer TTLs (up to
+/// `Duration::MAX`) are cut to it, so no deadline overflows.
+const MAX_ENTRY_TTL: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+
+/// `now + ttl`, with `ttl` cut to [`MAX_ENTRY_TTL`]: never overflows, and
+/// never shortens a revocation to less than a century.
+fn deadline(now: Instant, ttl: Duration) -> Instant {
+    let ttl = ttl.min(MAX_ENTRY_TTL);
+    now.checked_add(ttl)
+        .or_else(|| now.checked_add(Duration::from_secs(365 * 24 * 3600)))
+        .unwrap_or(now)
 }
 
 fn deny_key(jti: &str) -> String {
@@ -324,7 +337,7 @@ impl RevocationStore for MemoryStore {
                         outcome = Rotation::Rotated;
                         Op::Put(Entry {
                             value: next.into(),
-                            expires: now + ttl,
+                            expires: deadline(now, ttl),
                         })
                     } else {
                         outcome = Rotation::Reused;
@@ -378,6 +391,19 @@ mod tests {
             block(store.rotate("f", "c", "d", ttl)),
             Ok(Rotation::Unknown)
         );
+    }
+
+    #[test]
+    fn huge_ttls_do_not_overflow() {
+        let store = MemoryStore::new();
+        block(store.revoke_token("j", Duration::MAX)).unwrap_or_else(|_| unreachable!());
+        block(store.revoke_family("f", Duration::MAX)).unwrap_or_else(|_| unreachable!());
+        block(store.start_family("g", "a", Duration::MAX)).unwrap_or_else(|_| unreachable!());
+        assert_eq!(
+            block(store.rotate("g", "a", "b", Duration::MAX)),
+            Ok(Rotation::Rotated)
+        );
+        assert_eq!(block(store.is_revoked(Some("j"), Some("f"))), Ok(true));
     }
 
     #[test]

@@ -7,8 +7,9 @@ use crate::error::{AuthError, AuthErrorKind};
 /// Where a token is read from.
 ///
 /// By default only `Authorization: Bearer <token>` is read (RFC 6750 §2.1): the
-/// scheme is case-insensitive, separated from the token by one space, and the
-/// token is one `token68` with no whitespace around it. Other schemes (`Basic ...`) count as "no bearer
+/// scheme is case-insensitive, separated from the token by one or more spaces
+/// (RFC 7235 `1*SP`), and the token is one `token68` with no other whitespace
+/// around it. Other schemes (`Basic ...`) count as "no bearer
 /// token". A bearer header with no token, or with a space inside the token, or
 /// sent twice, is a malformed request (400).
 ///
@@ -194,7 +195,8 @@ fn from_authorization<R: AuthRequest + ?Sized>(
 
 /// Parses one `Authorization` value. `Ok(None)` for another scheme.
 ///
-/// Exactly one space separates the scheme from the token. A missing token or
+/// One or more spaces separate the scheme from the token (RFC 7235 `1*SP`).
+/// A tab there, a missing token or
 /// whitespace between two parts of the credentials is a malformed request
 /// (400); stray whitespace before or after the token makes the token itself
 /// invalid (401), as does anything that is not a JWS.
@@ -207,9 +209,13 @@ fn parse_bearer(value: &[u8], max_len: usize) -> Result<Option<String>, AuthErro
     }
     let malformed =
         || AuthError::with_detail(AuthErrorKind::MalformedRequest, "bearer credentials");
-    let Some((b' ', token)) = rest.split_first() else {
+    // RFC 7235: `credentials = auth-scheme [ 1*SP token68 ]`.
+    let Some((b' ', mut token)) = rest.split_first() else {
         return Err(malformed());
     };
+    while let [b' ', after @ ..] = token {
+        token = after;
+    }
     let core = trim(token);
     if core.is_empty() || core.iter().any(|&b| is_ws(b)) {
         return Err(malformed());
@@ -312,7 +318,9 @@ mod tests {
     fn bearer_parsing() {
         assert_eq!(auth(&["Bearer abc"]), Ok(Some("abc".into())));
         assert_eq!(auth(&["bEaReR abc"]), Ok(Some("abc".into())));
-        assert_eq!(auth(&["Bearer  abc"]), Err(AuthErrorKind::Malformed));
+        assert_eq!(auth(&["Bearer  abc"]), Ok(Some("abc".into())));
+        assert_eq!(auth(&["Bearer    abc"]), Ok(Some("abc".into())));
+        assert_eq!(auth(&["Bearer  \tabc"]), Err(AuthErrorKind::Malformed));
         assert_eq!(auth(&["Bearer abc "]), Err(AuthErrorKind::Malformed));
         assert_eq!(auth(&["Basic dXNlcjpwYXNz"]), Ok(None));
         assert_eq!(auth(&[]), Ok(None));

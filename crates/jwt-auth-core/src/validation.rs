@@ -10,6 +10,12 @@ use crate::error::{AuthError, AuthErrorKind};
 /// Largest NumericDate accepted: 9999-12-31T23:59:59Z.
 pub const MAX_NUMERIC_DATE: f64 = 253_402_300_799.0;
 
+/// The largest leeway [`Validation::leeway`] accepts: one hour. A larger
+/// value is clamped to it (and logged), so no setting can make time
+/// arithmetic overflow, and a logout's deny-list entry (kept an hour past the
+/// token's `exp`) always outlives the leeway of any authenticator.
+pub const MAX_LEEWAY: Duration = Duration::from_secs(3600);
+
 /// A source of the current time, for tests and simulations.
 pub type Clock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
 
@@ -22,9 +28,9 @@ pub type Clock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
 /// | `nbf` | checked when present: valid once `now + leeway >= nbf` |
 /// | `iat` | must be a valid NumericDate when present; not compared to now |
 /// | `iss` | not checked; when issuers are configured it is required and must match one |
-/// | `aud` | not checked; when audiences are configured it is required and must contain one |
+/// | `aud` | when audiences are configured it is required and must contain one; when none are, a token that carries `aud` is refused (RFC 7519 §4.1.3) unless [`accept_any_audience`](Self::accept_any_audience) |
 /// | `typ` | not checked; when configured, the header's `typ` must match (case-insensitive, `application/` optional) |
-/// | leeway | 60 seconds |
+/// | leeway | 60 seconds (at most [`MAX_LEEWAY`], one hour) |
 /// | maximum token length | 8 KiB, checked before any decoding |
 /// | maximum JSON nesting | 16 levels, in header and claims |
 /// | duplicate member names | always refused, in header and claims |
@@ -51,6 +57,7 @@ pub struct Validation {
     pub(crate) leeway: Duration,
     pub(crate) issuers: Vec<String>,
     pub(crate) audiences: Vec<String>,
+    pub(crate) any_audience: bool,
     pub(crate) typ: Option<String>,
     pub(crate) require_exp: bool,
     pub(crate) validate_nbf: bool,
@@ -66,6 +73,7 @@ impl std::fmt::Debug for Validation {
             .field("leeway", &self.leeway)
             .field("issuers", &self.issuers)
             .field("audiences", &self.audiences)
+            .field("any_audience", &self.any_audience)
             .field("typ", &self.typ)
             .field("require_exp", &self.require_exp)
             .field("validate_nbf", &self.validate_nbf)
@@ -90,6 +98,7 @@ impl Validation {
             leeway: Duration::from_secs(60),
             issuers: Vec::new(),
             audiences: Vec::new(),
+            any_audience: false,
             typ: None,
             require_exp: true,
             validate_nbf: true,
@@ -115,8 +124,13 @@ impl Validation {
         self
     }
 
-    /// Accept tokens meant for this audience (adds to the list). Defaults to
-    /// not checking `aud`; once any audience is set, `aud` is required.
+    /// Accept tokens meant for this audience (adds to the list). Once any
+    /// audience is set, `aud` is required and must contain one of them.
+    ///
+    /// With no audience configured, a token that carries `aud` is refused
+    /// (RFC 7519 §4.1.3: a recipient that does not identify itself with a
+    /// value of `aud` must reject the token); tokens without `aud` pass. See
+    /// [`accept_any_audience`](Self::accept_any_audience) for the opt-out.
     #[must_use]
     pub fn audience(mut self, audience: impl Into<String>) -> Self {
         self.audiences.push(audience.into());
@@ -130,10 +144,31 @@ impl Validation {
         self
     }
 
+    /// Accepts tokens whatever their `aud`, when no audience is configured.
+    /// Defaults to off: a token meant for another service is refused. Turn
+    /// it on only when this service really is every token's audience (for
+    /// example an identity provider that stamps an `aud` nobody checks).
+    /// Configured audiences are always checked.
+    #[must_use]
+    pub fn accept_any_audience(mut self) -> Self {
+        self.any_audience = true;
+        self
+    }
+
     /// Clock skew tolerated on `exp` and `nbf`. Defaults to 60 seconds.
+    ///
+    /// At most [`MAX_LEEWAY`] (one hour): a larger value is clamped to it,
+    /// with a warning in the log.
     #[must_use]
     pub fn leeway(mut self, leeway: Duration) -> Self {
-        self.leeway = leeway;
+        if leeway > MAX_LEEWAY {
+            tracing::warn!(
+                requested = ?leeway,
+                used = ?MAX_LEEWAY,
+                "jwt-auth: the leeway is clamped to its maximum"
+            );
+        }
+        self.leeway = leeway.min(MAX_LEEWAY);
         self
     }
 
@@ -268,6 +303,9 @@ impl Validation {
             if !ok {
                 return Err(AuthErrorKind::InvalidAudience.into());
             }
+        } else if claims.contains_key("aud") && !self.any_audience {
+            // RFC 7519 §4.1.3: this service is not among the token's audiences.
+            return Err(AuthErrorKind::InvalidAudience.into());
         }
         for name in &self.required_claims {
             if !claims.contains_key(name) {
@@ -395,6 +433,51 @@ mod tests {
         assert_eq!(
             check(&v, base(json!({"aud": [1]}))),
             Some(AuthErrorKind::InvalidClaim)
+        );
+    }
+
+    #[test]
+    fn aud_without_a_configured_audience() {
+        let v = at(1000);
+        assert_eq!(check(&v, json!({"exp": 5000})), None);
+        for aud in [
+            json!("other-api"),
+            json!(["a", "b"]),
+            json!([]),
+            json!(null),
+        ] {
+            assert_eq!(
+                check(&v, json!({"exp": 5000, "aud": aud})),
+                Some(AuthErrorKind::InvalidAudience),
+                "{aud}"
+            );
+            assert_eq!(
+                check(
+                    &v.clone().accept_any_audience(),
+                    json!({"exp": 5000, "aud": aud})
+                ),
+                None,
+                "opted out: {aud}"
+            );
+        }
+        // The opt-out never weakens a configured audience.
+        let v = at(1000).audience("a").accept_any_audience();
+        assert_eq!(
+            check(&v, json!({"exp": 5000, "aud": "b"})),
+            Some(AuthErrorKind::InvalidAudience)
+        );
+    }
+
+    #[test]
+    fn leeway_is_bounded() {
+        assert_eq!(
+            Validation::new().leeway(Duration::MAX).get_leeway(),
+            MAX_LEEWAY
+        );
+        let v = at(u64::MAX / 4).leeway(Duration::from_secs(9_300_000_000_000_000_000));
+        assert_eq!(
+            check(&v, json!({"exp": 5000})),
+            Some(AuthErrorKind::Expired)
         );
     }
 

@@ -27,9 +27,9 @@ async fn admin(Claims(claims): Claims<Value>) -> HttpResponse {
     HttpResponse::Ok().json(demo_support::admin_body(&claims))
 }
 
-async fn login(tokens: Tokens, body: web::Bytes) -> HttpResponse {
+async fn login(tokens: Tokens, req: HttpRequest, body: web::Bytes) -> HttpResponse {
     match tokens.get_ref() {
-        Some(tokens) => render(demo_support::login(tokens, &body).await),
+        Some(tokens) => render(demo_support::login(tokens, &ActixRequest::new(&req), &body).await),
         None => render(DemoReply::unavailable()),
     }
 }
@@ -90,6 +90,7 @@ async fn main() -> std::io::Result<()> {
     let auth = JwtAuth::from(config.authenticator);
     let authenticator = web::Data::new(auth.authenticator().clone());
     let tokens = web::Data::new(config.tokens);
+    let head_timeout = config.head_timeout;
     let server = HttpServer::new(move || {
         App::new()
             .app_data(authenticator.clone())
@@ -121,6 +122,10 @@ async fn main() -> std::io::Result<()> {
                     .route(web::get().to(optional)),
             )
     })
+    // Drop a client that has not sent its request head in time, and close
+    // keep-alive connections left idle as long.
+    .client_request_timeout(head_timeout)
+    .keep_alive(head_timeout)
     .bind(config.addr)?;
     #[allow(clippy::print_stdout)]
     {

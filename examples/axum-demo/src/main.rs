@@ -41,9 +41,9 @@ async fn metrics() -> Response {
     }
 }
 
-async fn login(State(tokens): Tokens, body: Bytes) -> Response {
+async fn login(State(tokens): Tokens, headers: HeaderMap, body: Bytes) -> Response {
     match &tokens {
-        Some(tokens) => render(demo_support::login(tokens, &body).await),
+        Some(tokens) => render(demo_support::login(tokens, &headers, &body).await),
         None => render(DemoReply::unavailable()),
     }
 }
@@ -112,6 +112,39 @@ fn app(auth: JwtAuth, tokens: Option<TokenService>) -> Router {
         .with_state(tokens)
 }
 
+/// Serves `app` over HTTP/1.1 like `axum::serve`, but drops a client that has
+/// not sent a whole request head within `head_timeout`, and closes keep-alive
+/// connections left idle that long. `axum::serve` has no such timeout, so
+/// 150 half-sent requests would hold 150 connections forever; hyper applies
+/// `header_read_timeout` (to the first request and between requests) only
+/// when a timer is set.
+async fn serve(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    head_timeout: std::time::Duration,
+) -> std::io::Result<()> {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use hyper_util::service::TowerToHyperService;
+
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(head_timeout);
+    loop {
+        let stream = match listener.accept().await {
+            Ok((stream, _)) => stream,
+            // Out of file descriptors, say: back off instead of spinning.
+            Err(_) => {
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let connection = http
+            .serve_connection(TokioIo::new(stream), TowerToHyperService::new(app.clone()))
+            .with_upgrades();
+        tokio::spawn(connection);
+    }
+}
+
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
     demo_support::init_tracing();
@@ -122,9 +155,6 @@ async fn main() -> std::io::Result<()> {
     {
         println!("{}", config.banner);
     }
-    axum::serve(
-        listener,
-        app(JwtAuth::from(config.authenticator), config.tokens),
-    )
-    .await
+    let app = app(JwtAuth::from(config.authenticator), config.tokens);
+    serve(listener, app, config.head_timeout).await
 }

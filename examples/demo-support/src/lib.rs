@@ -29,6 +29,10 @@ pub struct DemoConfig {
     pub banner: String,
     /// `/login`, `/refresh` and `/logout`, when the demo holds a signing key.
     pub tokens: Option<TokenService>,
+    /// How long a client may take to send a request head, and how long an
+    /// idle keep-alive connection stays open (`DEMO_HEAD_TIMEOUT`, default
+    /// 30 s).
+    pub head_timeout: Duration,
 }
 
 impl std::fmt::Debug for DemoConfig {
@@ -37,6 +41,7 @@ impl std::fmt::Debug for DemoConfig {
             .field("addr", &self.addr)
             .field("authenticator", &self.authenticator)
             .field("tokens", &self.tokens)
+            .field("head_timeout", &self.head_timeout)
             .finish_non_exhaustive()
     }
 }
@@ -80,14 +85,31 @@ fn random_secret() -> Result<String, String> {
     }))
 }
 
-fn seconds(name: &str, default: u64) -> Result<u64, String> {
-    match env(name) {
-        Some(v) => v
-            .trim()
-            .parse::<u64>()
-            .map_err(|_| format!("{name} must be a number of seconds")),
-        None => Ok(default),
+/// A number of seconds from `name`, within `min..=max`: anything else stops
+/// the demo at start with a message, so no setting can overflow time
+/// arithmetic later, on a request.
+fn seconds(name: &str, default: u64, min: u64, max: Duration) -> Result<Duration, String> {
+    let max = max.as_secs();
+    let value = match env(name) {
+        Some(v) => v.trim().parse::<u64>().map_err(|_| {
+            format!("{name} must be a whole number of seconds, from {min} to {max}")
+        })?,
+        None => default,
+    };
+    if !(min..=max).contains(&value) {
+        return Err(format!(
+            "{name} is {value}: it must be from {min} to {max} seconds"
+        ));
     }
+    Ok(Duration::from_secs(value))
+}
+
+/// The longest `DEMO_HEAD_TIMEOUT`: one hour.
+const MAX_HEAD_TIMEOUT: Duration = Duration::from_secs(3600);
+
+/// `url` as it may be printed: without user information, query or fragment.
+fn shown(url: &str) -> String {
+    jwt_auth_core::remote::redacted_url(url)
 }
 
 /// Remote keys asked for by `JWT_JWKS_URL` or `JWT_OIDC_ISSUER`.
@@ -97,14 +119,12 @@ enum RemoteKeys {
 }
 
 fn remote_keys() -> Result<Option<(RemoteKeys, Duration)>, String> {
-    let cooldown = match env("JWT_JWKS_MIN_REFRESH") {
-        Some(v) => Duration::from_secs(
-            v.trim()
-                .parse::<u64>()
-                .map_err(|_| "JWT_JWKS_MIN_REFRESH must be a number of seconds".to_owned())?,
-        ),
-        None => Duration::from_secs(30),
-    };
+    let cooldown = seconds(
+        "JWT_JWKS_MIN_REFRESH",
+        30,
+        0,
+        jwt_auth_core::remote::MAX_REMOTE_DURATION,
+    )?;
     let jwks = env("JWT_JWKS_URL");
     let oidc = list("JWT_OIDC_ISSUER");
     match (jwks, oidc.is_empty()) {
@@ -132,10 +152,11 @@ fn build_remote(
             RemoteKeys::Jwks(url) => {
                 let keys = configure(RemoteJwks::builder(url.clone()))
                     .map_err(|e| format!("JWT_JWKS_URL: {e}"))?;
-                Ok((keys.into(), format!("keys: JWKS {url}")))
+                Ok((keys.into(), format!("keys: JWKS {}", shown(&url))))
             }
             RemoteKeys::Oidc(issuers) => {
-                let description = format!("keys: OpenID issuers {}", issuers.join(", "));
+                let shown_issuers: Vec<String> = issuers.iter().map(|i| shown(i)).collect();
+                let description = format!("keys: OpenID issuers {}", shown_issuers.join(", "));
                 if let [issuer] = issuers.as_slice() {
                     let keys = configure(RemoteJwks::discover(issuer.clone()))
                         .map_err(|e| format!("JWT_OIDC_ISSUER: {e}"))?;
@@ -226,15 +247,17 @@ impl DemoConfig {
 
         let issuers = list("JWT_ISSUER");
         let audiences = list("JWT_AUDIENCE");
-        let leeway = match env("JWT_LEEWAY") {
-            Some(v) => v
-                .trim()
-                .parse::<u64>()
-                .map_err(|_| "JWT_LEEWAY must be a number of seconds".to_owned())?,
-            None => 60,
-        };
+        let leeway = seconds("JWT_LEEWAY", 60, 0, jwt_auth_core::MAX_LEEWAY)?;
+        let access_ttl = seconds("JWT_ACCESS_TTL", 900, 1, jwt_auth_core::MAX_TOKEN_TTL)?;
+        let refresh_ttl = seconds(
+            "JWT_REFRESH_TTL",
+            1_209_600,
+            1,
+            jwt_auth_core::MAX_TOKEN_TTL,
+        )?;
+        let head_timeout = seconds("DEMO_HEAD_TIMEOUT", 30, 1, MAX_HEAD_TIMEOUT)?;
 
-        let mut authenticator = Authenticator::new(source).leeway(Duration::from_secs(leeway));
+        let mut authenticator = Authenticator::new(source).leeway(leeway);
         let store: Option<Arc<dyn RevocationStore>> = match env("JWT_REDIS_URL") {
             Some(url) => Some(Arc::new(
                 jwt_auth_redis::RedisStore::connect(&url)
@@ -251,8 +274,8 @@ impl DemoConfig {
             (Some(key), Some(store)) if key.can_sign() => {
                 let mut issuer = TokenIssuer::new(key.clone())
                     .map_err(|e| e.to_string())?
-                    .access_ttl(Duration::from_secs(seconds("JWT_ACCESS_TTL", 900)?))
-                    .refresh_ttl(Duration::from_secs(seconds("JWT_REFRESH_TTL", 1_209_600)?));
+                    .access_ttl(access_ttl)
+                    .refresh_ttl(refresh_ttl);
                 if let Some(iss) = issuers.first() {
                     issuer = issuer.issuer(iss.clone());
                 }
@@ -297,6 +320,7 @@ impl DemoConfig {
             authenticator,
             banner,
             tokens,
+            head_timeout,
         })
     }
 }
@@ -449,12 +473,40 @@ const USERS: &[(&str, &str, &[&str])] = &[
     ("bob", "bob-password", &["user"]),
 ];
 
-/// `POST /login` with JSON `{"username","password"}`.
-pub async fn login(tokens: &TokenService, body: &[u8]) -> DemoReply {
+/// Whether the request's `Content-Type` is `application/json` (parameters
+/// such as `charset` aside). `/login` accepts nothing else, so a cross-site
+/// HTML form (which can only send `application/x-www-form-urlencoded`,
+/// `multipart/form-data` or `text/plain`) cannot log a browser in.
+fn is_json<R: AuthRequest + ?Sized>(req: &R) -> bool {
+    let mut count = 0;
+    let mut json = false;
+    req.for_each_header("content-type", &mut |value| {
+        count += 1;
+        let essence = value.split(|&b| b == b';').next().unwrap_or_default();
+        json = essence
+            .trim_ascii()
+            .eq_ignore_ascii_case(b"application/json");
+    });
+    count == 1 && json
+}
+
+/// `POST /login` with JSON `{"username","password"}` (`Content-Type:
+/// application/json` only: anything else gets 415).
+pub async fn login<R: AuthRequest + ?Sized>(
+    tokens: &TokenService,
+    req: &R,
+    body: &[u8],
+) -> DemoReply {
     #[derive(serde::Deserialize)]
     struct Login {
         username: String,
         password: String,
+    }
+    if !is_json(req) {
+        return DemoReply::json(
+            415,
+            json!({"error": "invalid_request", "error_description": "the body must be application/json"}),
+        );
     }
     let Ok(login) = serde_json::from_slice::<Login>(body) else {
         return DemoReply::json(
