@@ -600,8 +600,8 @@ impl Generated {
         alg_ok && kid_ok && typ_ok && !h.contains_key("crit")
     }
 
-    /// Whether [`lenient`] over [`hmac_keyset`] must accept the token.
-    pub fn lenient_accepts(&self) -> bool {
+    /// Whether the signature, header and default claim rules all hold.
+    fn sound(&self) -> bool {
         self.signer.trusted()
             && self.tamper == Tamper::None
             && self.duplicate.is_none()
@@ -609,11 +609,18 @@ impl Generated {
             && claims_acceptable(&self.claims)
     }
 
+    /// Whether [`lenient`] over [`hmac_keyset`] must accept the token: it
+    /// configures no audience, so a token carrying `aud` is meant for someone
+    /// else (RFC 7519 §4.1.3).
+    pub fn lenient_accepts(&self) -> bool {
+        self.sound() && !self.claims.contains_key("aud")
+    }
+
     /// Whether [`strict`] over [`hmac_keyset`] must accept the token.
     pub fn strict_accepts(&self) -> bool {
         let typ_ok =
             matches!(self.header.get("typ"), Some(Value::String(t)) if media_type_eq(t, TYP));
-        self.lenient_accepts() && typ_ok && issuer_audience_acceptable(&self.claims)
+        self.sound() && typ_ok && issuer_audience_acceptable(&self.claims)
     }
 
     /// Whether `KeySet::verify_compact` (signature layer only) must accept it.

@@ -94,6 +94,10 @@ pub const DEFAULT_PREFIX: &str = "jwt-auth:";
 pub const DEFAULT_RESPONSE_TIMEOUT: Duration = Duration::from_millis(500);
 /// How long a connection attempt may take by default.
 pub const DEFAULT_CONNECTION_TIMEOUT: Duration = Duration::from_secs(1);
+/// The longest response or connection timeout: one minute. Longer values are
+/// clamped to it, so a revocation check never holds a request longer, and no
+/// timeout arithmetic can overflow.
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Retries of a failed connection attempt before the attempt's callers get
 /// an error (the next call starts a new attempt).
@@ -184,19 +188,20 @@ impl RedisStoreBuilder {
         self
     }
 
-    /// How long a command waits for Redis's answer (default 500 ms). A
-    /// Redis that accepts connections but does not answer makes calls fail
-    /// after this long.
+    /// How long a command waits for Redis's answer (default 500 ms, at most
+    /// [`MAX_TIMEOUT`]: longer values are clamped). A Redis that accepts
+    /// connections but does not answer makes calls fail after this long.
     pub fn response_timeout(mut self, timeout: Duration) -> Self {
-        self.response_timeout = timeout;
+        self.response_timeout = timeout.min(MAX_TIMEOUT);
         self
     }
 
-    /// How long one connection attempt may take (default 1 s). A Redis
-    /// that is unreachable (packets dropped) makes calls fail after at most
-    /// this plus the response timeout.
+    /// How long one connection attempt may take (default 1 s, at most
+    /// [`MAX_TIMEOUT`]: longer values are clamped). A Redis that is
+    /// unreachable (packets dropped) makes calls fail after at most this plus
+    /// the response timeout.
     pub fn connection_timeout(mut self, timeout: Duration) -> Self {
-        self.connection_timeout = timeout;
+        self.connection_timeout = timeout.min(MAX_TIMEOUT);
         self
     }
 
@@ -468,6 +473,15 @@ fn describe(e: &RedisError) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn timeouts_are_clamped() {
+        let builder = RedisStore::builder()
+            .response_timeout(Duration::MAX)
+            .connection_timeout(Duration::from_secs(u64::MAX));
+        assert_eq!(builder.response_timeout, MAX_TIMEOUT);
+        assert_eq!(builder.connection_timeout, MAX_TIMEOUT);
+    }
 
     #[test]
     fn ttl_is_whole_milliseconds_at_least_one() {
