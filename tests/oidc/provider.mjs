@@ -1,5 +1,5 @@
 // A real OpenID Provider (panva/oidc-provider) for the remote-keys acceptance suite
-// (tests/remote/remote_keys.py). It listens on 127.0.0.1 only, over plain http.
+// (tests/python/remote/remote_keys.py). It listens on 127.0.0.1 only, over plain http.
 //
 // Usage: node tests/oidc/provider.mjs CONFIG.json
 //

@@ -16,10 +16,11 @@ use crate::error::{AuthError, AuthErrorKind, DefaultResponder, ErrorResponder, E
 use crate::forward::ClaimHeaders;
 use crate::json::{self, JsonError};
 use crate::jws::{CompactParts, JwsHeader};
-use crate::key::{Algorithm, Key};
+use crate::key::Key;
 use crate::keysource::{KeySource, Repr};
 use crate::revocation::RevocationStore;
 use crate::source::{AuthRequest, TokenSource, extract_token};
+use crate::token::VerifiedToken;
 use crate::validation::Validation;
 
 /// The default capacity of the verified-token cache.
@@ -502,7 +503,7 @@ impl Authenticator {
         if !self.inner.refresh_only
             && header
                 .typ()
-                .is_some_and(|t| crate::validation::media_type_eq(t, crate::issue::REFRESH_TYP))
+                .is_some_and(|t| crate::validation::media_type_eq(t, crate::token::REFRESH_TYP))
         {
             return Err(AuthError::with_detail(
                 AuthErrorKind::InvalidType,
@@ -519,13 +520,11 @@ impl Authenticator {
         {
             return Err(AuthErrorKind::InvalidIssuer.into());
         }
-        Ok(VerifiedToken {
-            inner: Arc::new(VerifiedInner {
-                alg: header.alg(),
-                kid: header.kid().map(str::to_owned),
-                claims: Value::Object(claims),
-            }),
-        })
+        Ok(VerifiedToken::new(
+            header.alg(),
+            header.kid().map(str::to_owned),
+            claims,
+        ))
     }
 }
 
@@ -602,73 +601,6 @@ impl Future for Authenticate {
             },
             AuthenticateState::Waiting(future) => future.as_mut().poll(cx),
         }
-    }
-}
-
-/// A token whose signature and claims verified. Cheap to clone.
-///
-/// `Debug` shows the algorithm, `kid` and claim *names*, never their values.
-#[derive(Clone)]
-pub struct VerifiedToken {
-    inner: Arc<VerifiedInner>,
-}
-
-struct VerifiedInner {
-    alg: Algorithm,
-    kid: Option<String>,
-    claims: Value,
-}
-
-impl fmt::Debug for VerifiedToken {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let names: Vec<&str> = self.claims_map().keys().map(String::as_str).collect();
-        f.debug_struct("VerifiedToken")
-            .field("alg", &self.inner.alg)
-            .field("kid", &self.inner.kid)
-            .field("claims", &names)
-            .finish()
-    }
-}
-
-impl VerifiedToken {
-    /// The algorithm the token was verified with.
-    pub fn algorithm(&self) -> Algorithm {
-        self.inner.alg
-    }
-
-    /// The header's `kid`, if any.
-    pub fn kid(&self) -> Option<&str> {
-        self.inner.kid.as_deref()
-    }
-
-    /// Every verified claim, as in the token.
-    pub fn claims_json(&self) -> &Value {
-        &self.inner.claims
-    }
-
-    /// Every verified claim, as a map.
-    pub fn claims_map(&self) -> &Map<String, Value> {
-        static EMPTY: std::sync::OnceLock<Map<String, Value>> = std::sync::OnceLock::new();
-        match &self.inner.claims {
-            Value::Object(map) => map,
-            _ => EMPTY.get_or_init(Map::new),
-        }
-    }
-
-    /// The `sub` claim, if it is a string.
-    pub fn subject(&self) -> Option<&str> {
-        self.claims_map().get("sub").and_then(Value::as_str)
-    }
-
-    /// The `iss` claim, if it is a string.
-    pub fn issuer(&self) -> Option<&str> {
-        self.claims_map().get("iss").and_then(Value::as_str)
-    }
-
-    /// Deserializes the claims into `T`. A mismatch is
-    /// [`AuthErrorKind::ClaimsShape`] (401).
-    pub fn claims<T: DeserializeOwned>(&self) -> Result<T, AuthError> {
-        T::deserialize(&self.inner.claims).map_err(|_| AuthError::new(AuthErrorKind::ClaimsShape))
     }
 }
 

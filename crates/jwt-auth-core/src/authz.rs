@@ -7,8 +7,9 @@ use std::sync::Arc;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
-use crate::authenticator::{Authentication, Rejection, VerifiedToken};
+use crate::authenticator::{Authentication, Rejection};
 use crate::error::{AuthError, AuthErrorKind};
+use crate::token::VerifiedToken;
 
 type Extract = Arc<dyn Fn(&Map<String, Value>) -> Vec<String> + Send + Sync>;
 type Predicate = Arc<dyn Fn(&Value) -> bool + Send + Sync>;

@@ -24,9 +24,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::authenticator::VerifiedToken;
 #[cfg(feature = "remote")]
 use crate::remote::RemoteJwks;
+use crate::token::VerifiedToken;
 
 /// Entries for tokens without `exp` live at most this long.
 const NO_EXP_TTL: Duration = Duration::from_secs(300);

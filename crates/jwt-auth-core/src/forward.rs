@@ -46,7 +46,7 @@ use std::fmt;
 use http::header::{HeaderName, HeaderValue};
 use serde_json::Value;
 
-use crate::authenticator::VerifiedToken;
+use crate::token::VerifiedToken;
 
 /// Headers a forwarded value may never be written to: credentials, framing
 /// and hop-by-hop headers.

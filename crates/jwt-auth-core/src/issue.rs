@@ -7,19 +7,14 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Map, Value};
 
-use crate::authenticator::{Authenticator, VerifiedToken};
+use crate::authenticator::Authenticator;
 use crate::error::{AuthError, AuthErrorKind};
 use crate::key::{Key, KeyError, KeyErrorKind};
 use crate::redact::Redacted;
 use crate::revocation::{MemoryStore, RevocationStore, Rotation};
 use crate::source::{AuthRequest, TokenSource, extract_token};
+use crate::token::{ACCESS_TYP, REFRESH_TYP, VerifiedToken};
 use crate::validation::Clock;
-
-/// The header `typ` of access tokens (RFC 9068).
-pub const ACCESS_TYP: &str = "at+jwt";
-/// The header `typ` of refresh tokens. An [`Authenticator`] never accepts a
-/// token of this type, and [`TokenService::refresh`] accepts nothing else.
-pub const REFRESH_TYP: &str = "refresh+jwt";
 
 /// Claims the issuer sets itself; custom claims cannot override them.
 const RESERVED: &[&str] = &["iss", "sub", "aud", "iat", "nbf", "exp", "jti", "fam"];

@@ -90,6 +90,7 @@ pub mod remote;
 mod revocation;
 mod roca;
 mod source;
+mod token;
 mod validation;
 
 #[cfg(feature = "test-util")]
@@ -97,7 +98,7 @@ mod validation;
 pub mod test_util;
 
 pub use authenticator::{
-    Authenticate, Authentication, Authenticator, DEFAULT_CACHE_CAPACITY, Rejection, VerifiedToken,
+    Authenticate, Authentication, Authenticator, DEFAULT_CACHE_CAPACITY, Rejection,
     optional_claims, required_claims,
 };
 pub use authz::Requirement;
@@ -106,10 +107,7 @@ pub use error::{
     AuthError, AuthErrorKind, DefaultResponder, ErrorResponder, ErrorResponse, GrpcStatus,
 };
 pub use forward::ClaimHeaders;
-pub use issue::{
-    ACCESS_TYP, IssuedToken, MAX_TOKEN_TTL, REFRESH_TYP, RefreshCookie, TokenIssuer, TokenPair,
-    TokenService,
-};
+pub use issue::{IssuedToken, MAX_TOKEN_TTL, RefreshCookie, TokenIssuer, TokenPair, TokenService};
 pub use jws::{JwsHeader, KeySet, VerifiedJws};
 pub use key::{
     Algorithm, Key, KeyError, KeyErrorKind, KeyFamily, MAX_RSA_BITS, MIN_RSA_BITS, algorithm_name,
@@ -122,6 +120,7 @@ pub use remote::{
 };
 pub use revocation::{MemoryStore, RevocationStore, Rotation, StoreError};
 pub use source::{AuthRequest, TokenSource, extract_token};
+pub use token::{ACCESS_TYP, REFRESH_TYP, VerifiedToken};
 pub use validation::{Clock, MAX_LEEWAY, MAX_NUMERIC_DATE, Validation};
 
 /// A boxed, `Send` future, as [`RevocationStore`] methods and the remote

@@ -19,9 +19,9 @@
 use tracing::Span;
 use tracing::field::Empty;
 
-use crate::authenticator::VerifiedToken;
 use crate::error::{AuthError, AuthErrorKind};
 use crate::key::algorithm_name;
+use crate::token::VerifiedToken;
 
 /// The span of one authentication.
 pub(crate) fn span() -> Span {

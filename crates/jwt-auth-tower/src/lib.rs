@@ -110,22 +110,27 @@
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let key = Key::hmac(b"0123456789abcdef0123456789abcdef")?;
+//! // Each requirement on its own route (a `Router::route_layer` would also
+//! // cover every route added before it).
 //! let app = Router::new()
-//!     .route("/admin", get(|| async { "admin" }))
-//!     .route_layer(RequireRole::any(["admin"]))        // `roles` claim
-//!     .route("/orders", get(|| async { "orders" }))
-//!     .route_layer(RequireScope::all(["orders:read"])) // `scope` or `scp`
-//!     .layer(JwtAuth::new(key.clone()));                // runs first
+//!     .route("/admin", get(|| async { "admin" })
+//!         .route_layer(RequireRole::any(["admin"])))         // `roles` claim
+//!     .route("/orders", get(|| async { "orders" })
+//!         .route_layer(RequireScope::all(["orders:read"])))  // `scope` or `scp`
+//!     .layer(JwtAuth::new(key.clone()));                      // runs first
 //!
 //! let exp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs() + 600;
 //! let user = key.encode(&serde_json::json!({"sub": "bob", "exp": exp, "roles": ["user"],
 //!                                            "scope": "orders:read"}))?;
-//! let call = |path: &str| http::Request::get(path)
-//!     .header("authorization", format!("Bearer {user}"))
+//! let admin = key.encode(&serde_json::json!({"sub": "ann", "exp": exp, "roles": ["admin"]}))?;
+//! let call = |path: &str, token: &str| http::Request::get(path)
+//!     .header("authorization", format!("Bearer {token}"))
 //!     .body(axum::body::Body::empty());
-//! let denied = app.clone().oneshot(call("/admin")?).await?;
+//! let denied = app.clone().oneshot(call("/admin", &user)?).await?;
 //! assert_eq!(denied.status(), 403); // Bearer error="insufficient_scope"
-//! assert_eq!(app.oneshot(call("/orders")?).await?.status(), 200);
+//! assert_eq!(app.clone().oneshot(call("/orders", &user)?).await?.status(), 200);
+//! assert_eq!(app.clone().oneshot(call("/admin", &admin)?).await?.status(), 200);
+//! assert_eq!(app.oneshot(call("/orders", &admin)?).await?.status(), 403);
 //! # Ok(()) }
 //! ```
 //!
@@ -216,9 +221,9 @@ pub use service::{JwtAuthService, ResponseBody, ResponseFuture};
 pub use jwt_auth_core::openapi;
 pub use jwt_auth_core::{
     Algorithm, AuthError, AuthErrorKind, Authentication, Authenticator, ClaimHeaders,
-    DefaultClaims, ErrorResponse, IssuedToken, Issuers, Key, KeyError, KeySet, KeySource,
-    MemoryStore, RefreshCookie, Requirement, RevocationStore, TokenIssuer, TokenPair, TokenService,
-    TokenSource, Validation, VerifiedToken,
+    DefaultClaims, ErrorResponder, ErrorResponse, IssuedToken, Issuers, Key, KeyError, KeySet,
+    KeySource, MemoryStore, RefreshCookie, Requirement, RevocationStore, TokenIssuer, TokenPair,
+    TokenService, TokenSource, Validation, VerifiedToken,
 };
 #[cfg(feature = "remote")]
 #[cfg_attr(docsrs, doc(cfg(feature = "remote")))]

@@ -1,7 +1,7 @@
 """Helpers shared by the black-box Python suites that run the demo binaries.
 
-Used by tests/interop/interop.py, tests/remote/remote_keys.py and
-tests/lifecycle/lifecycle.py, which put this folder on sys.path before importing it.
+Used by tests/python/interop/interop.py, tests/python/remote/remote_keys.py and
+tests/python/lifecycle/lifecycle.py, which put this folder on sys.path before importing it.
 Plain stdlib plus `cryptography`; only 127.0.0.1 is used.
 
 - JOSE: b64 / unb64 (base64url without padding), raw_sign, forge, override, make_claims.
@@ -31,7 +31,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 KEYS = os.path.join(ROOT, "tests", "keys")
 
 

@@ -11,7 +11,7 @@ Usage:
 
 BIN_DIR defaults to target/debug. Prints one line per check (PASS/FAIL/SKIP) and a final
 "N passed, N failed" line; exits 1 on any failure. Needs PyJWT and `cryptography`
-(tests/interop/requirements.txt). S4 needs `redis-server` on PATH: when it is missing S4
+(tests/python/requirements.txt). S4 needs `redis-server` on PATH: when it is missing S4
 is reported SKIPPED, or FAILED when CI=true.
 
 S1 HS256 flow (JWT_SECRET, JWT_ISSUER, JWT_AUDIENCE as comma lists, JWT_ACCESS_TTL=120,
@@ -51,8 +51,8 @@ import tempfile
 import threading
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-sys.path.insert(0, os.path.join(ROOT, "tests", "pysupport"))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+sys.path.insert(0, os.path.join(ROOT, "tests", "python", "pysupport"))
 
 import jwt as pyjwt
 from cryptography.hazmat.primitives import serialization

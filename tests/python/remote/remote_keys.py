@@ -65,8 +65,8 @@ import urllib.parse
 import urllib.request
 import uuid
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-sys.path.insert(0, os.path.join(ROOT, "tests", "pysupport"))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+sys.path.insert(0, os.path.join(ROOT, "tests", "python", "pysupport"))
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
@@ -90,7 +90,7 @@ BIN_DIR = os.path.join(ROOT, "target", "debug")
 
 
 # ---------------------------------------------------------------------------------------
-# JOSE helpers (b64, forge, ... are in tests/pysupport/demo_support.py), plus JWK export
+# JOSE helpers (b64, forge, ... are in tests/python/pysupport/demo_support.py), plus JWK export
 
 def decode_part(token, index):
     return json.loads(unb64(token.split(".")[index]))

@@ -1,0 +1,96 @@
+//! What a verified token is: [`VerifiedToken`], and the header `typ` values
+//! that tell access and refresh tokens apart.
+
+use std::fmt;
+use std::sync::Arc;
+
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+
+use crate::error::{AuthError, AuthErrorKind};
+use crate::key::Algorithm;
+
+/// The header `typ` of access tokens (RFC 9068).
+pub const ACCESS_TYP: &str = "at+jwt";
+/// The header `typ` of refresh tokens. An [`Authenticator`](crate::Authenticator)
+/// never accepts a token of this type, and
+/// [`TokenService::refresh`](crate::TokenService::refresh) accepts nothing else.
+pub const REFRESH_TYP: &str = "refresh+jwt";
+
+/// A token whose signature and claims verified. Cheap to clone.
+///
+/// `Debug` shows the algorithm, `kid` and claim *names*, never their values.
+#[derive(Clone)]
+pub struct VerifiedToken {
+    inner: Arc<VerifiedInner>,
+}
+
+struct VerifiedInner {
+    alg: Algorithm,
+    kid: Option<String>,
+    claims: Value,
+}
+
+impl fmt::Debug for VerifiedToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names: Vec<&str> = self.claims_map().keys().map(String::as_str).collect();
+        f.debug_struct("VerifiedToken")
+            .field("alg", &self.inner.alg)
+            .field("kid", &self.inner.kid)
+            .field("claims", &names)
+            .finish()
+    }
+}
+
+impl VerifiedToken {
+    /// A token whose signature and claims have been checked.
+    pub(crate) fn new(alg: Algorithm, kid: Option<String>, claims: Map<String, Value>) -> Self {
+        Self {
+            inner: Arc::new(VerifiedInner {
+                alg,
+                kid,
+                claims: Value::Object(claims),
+            }),
+        }
+    }
+
+    /// The algorithm the token was verified with.
+    pub fn algorithm(&self) -> Algorithm {
+        self.inner.alg
+    }
+
+    /// The header's `kid`, if any.
+    pub fn kid(&self) -> Option<&str> {
+        self.inner.kid.as_deref()
+    }
+
+    /// Every verified claim, as in the token.
+    pub fn claims_json(&self) -> &Value {
+        &self.inner.claims
+    }
+
+    /// Every verified claim, as a map.
+    pub fn claims_map(&self) -> &Map<String, Value> {
+        static EMPTY: std::sync::OnceLock<Map<String, Value>> = std::sync::OnceLock::new();
+        match &self.inner.claims {
+            Value::Object(map) => map,
+            _ => EMPTY.get_or_init(Map::new),
+        }
+    }
+
+    /// The `sub` claim, if it is a string.
+    pub fn subject(&self) -> Option<&str> {
+        self.claims_map().get("sub").and_then(Value::as_str)
+    }
+
+    /// The `iss` claim, if it is a string.
+    pub fn issuer(&self) -> Option<&str> {
+        self.claims_map().get("iss").and_then(Value::as_str)
+    }
+
+    /// Deserializes the claims into `T`. A mismatch is
+    /// [`AuthErrorKind::ClaimsShape`] (401).
+    pub fn claims<T: DeserializeOwned>(&self) -> Result<T, AuthError> {
+        T::deserialize(&self.inner.claims).map_err(|_| AuthError::new(AuthErrorKind::ClaimsShape))
+    }
+}
