@@ -83,6 +83,40 @@ fn outcomes_and_cache_are_counted() {
     assert_eq!(get("jwt_auth_cache_total{result=hit}"), 2);
 }
 
+/// A request without a token is `anonymous` only where the route lets it
+/// through; where a token is required it is `refused` (`missing_token`).
+#[test]
+fn a_missing_token_counts_as_refused_where_one_is_required() {
+    use jwt_auth_core::adapter::Decision;
+    let auth = authenticator(Key::hmac(b"metrics-secret-0123456789abcdef-01").unwrap());
+    let request = http::Request::new(());
+    let counts = counted(|| {
+        assert!(matches!(
+            now(auth.decide(&request, false)),
+            Decision::Refuse(_)
+        ));
+        assert!(matches!(
+            now(auth.decide(&request, true)),
+            Decision::Allow(_)
+        ));
+        assert!(matches!(
+            now(auth.decide(&request, true)),
+            Decision::Allow(_)
+        ));
+    });
+    let get = |k: &str| counts.get(k).copied().unwrap_or(0);
+    assert_eq!(
+        get("jwt_auth_requests_total{outcome=refused,reason=missing_token}"),
+        1,
+        "{counts:?}"
+    );
+    assert_eq!(
+        get("jwt_auth_requests_total{outcome=anonymous,reason=missing_token}"),
+        2,
+        "{counts:?}"
+    );
+}
+
 /// A store that cannot answer (its backend is gone).
 struct Unreachable;
 

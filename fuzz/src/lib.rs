@@ -68,11 +68,14 @@ pub fn hmac_keyset() -> KeySet {
 }
 
 /// An authenticator on the fixed clock, cache off (every call verifies from
-/// scratch, so one input's outcome never depends on an earlier one).
+/// scratch, so one input's outcome never depends on an earlier one), with no
+/// `iss` or `aud` requirement: any `aud` is accepted (the explicit opt-out),
+/// so that [`strict`] accepting a token implies this one does.
 pub fn lenient(keys: impl Into<jwt_auth_core::KeySource>) -> Authenticator {
     Authenticator::new(keys)
         .clock(|| UNIX_EPOCH + Duration::from_secs(NOW))
         .cache_capacity(0)
+        .accept_any_audience()
 }
 
 /// [`lenient`] plus `iss` = [`ISS`], `aud` ∋ [`AUD`] and `typ` = [`TYP`].
@@ -600,8 +603,8 @@ impl Generated {
         alg_ok && kid_ok && typ_ok && !h.contains_key("crit")
     }
 
-    /// Whether the signature, header and default claim rules all hold.
-    fn sound(&self) -> bool {
+    /// Whether [`lenient`] over [`hmac_keyset`] must accept the token.
+    pub fn lenient_accepts(&self) -> bool {
         self.signer.trusted()
             && self.tamper == Tamper::None
             && self.duplicate.is_none()
@@ -609,18 +612,11 @@ impl Generated {
             && claims_acceptable(&self.claims)
     }
 
-    /// Whether [`lenient`] over [`hmac_keyset`] must accept the token: it
-    /// configures no audience, so a token carrying `aud` is meant for someone
-    /// else (RFC 7519 §4.1.3).
-    pub fn lenient_accepts(&self) -> bool {
-        self.sound() && !self.claims.contains_key("aud")
-    }
-
     /// Whether [`strict`] over [`hmac_keyset`] must accept the token.
     pub fn strict_accepts(&self) -> bool {
         let typ_ok =
             matches!(self.header.get("typ"), Some(Value::String(t)) if media_type_eq(t, TYP));
-        self.sound() && typ_ok && issuer_audience_acceptable(&self.claims)
+        self.lenient_accepts() && typ_ok && issuer_audience_acceptable(&self.claims)
     }
 
     /// Whether `KeySet::verify_compact` (signature layer only) must accept it.

@@ -9,7 +9,7 @@ use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forwar
 use actix_web::{Error, HttpMessage};
 use jwt_auth_core::{Authentication, Requirement};
 
-use crate::render;
+use crate::{ActixRequest, render};
 
 /// Middleware that lets through only requests whose verified token meets a
 /// [`Requirement`]; it must run after [`JwtAuth`](crate::JwtAuth) (in
@@ -90,17 +90,17 @@ where
 
     fn call(&self, req: ServiceRequest) -> Self::Future {
         let verdict = {
-            let extensions = req.extensions();
+            let view = ActixRequest::from_parts(req.headers(), req.query_string());
             self.requirement
-                .authorize(extensions.get::<Authentication>())
+                .decide(&view, req.extensions().get::<Authentication>())
         };
         match verdict {
             Ok(()) => {
                 let future = self.service.call(req);
                 Box::pin(async move { future.await.map(ServiceResponse::map_into_left_body) })
             }
-            Err(refused) => {
-                let response = render(refused.response);
+            Err(refusal) => {
+                let response = render(&refusal);
                 Box::pin(async move { Ok(req.into_response(response).map_into_right_body()) })
             }
         }

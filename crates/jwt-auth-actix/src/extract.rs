@@ -71,6 +71,11 @@ impl ResponseError for ClaimsRejection {
     }
 
     fn error_response(&self) -> HttpResponse {
-        render(self.0.response.clone())
+        let refusal = jwt_auth_core::adapter::Refusal::new(
+            self.0.error.clone(),
+            self.0.response.clone(),
+            false,
+        );
+        render(&refusal)
     }
 }

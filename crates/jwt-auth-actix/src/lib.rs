@@ -218,7 +218,7 @@ pub use jwt_auth_core::{RemoteError, RemoteJwks, RemoteStatus};
 
 use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
-use actix_web::http::header::{CONTENT_TYPE, HeaderMap, HeaderValue, WWW_AUTHENTICATE};
+use actix_web::http::header::{HeaderMap, HeaderValue};
 
 /// An actix request as the core reads it (headers and query), for calling
 /// core APIs from handlers, such as `TokenService::refresh_request`.
@@ -254,18 +254,15 @@ impl jwt_auth_core::AuthRequest for ActixRequest<'_> {
     }
 }
 
-/// Renders the core's neutral response as an actix response.
-fn render(response: ErrorResponse) -> HttpResponse {
-    let status =
-        StatusCode::from_u16(response.status.as_u16()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+/// Renders the core's refusal as an actix response.
+fn render(refusal: &jwt_auth_core::adapter::Refusal) -> HttpResponse {
+    let status = StatusCode::from_u16(refusal.status().as_u16())
+        .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut builder = HttpResponse::build(status);
-    if let Ok(value) = HeaderValue::from_bytes(response.content_type.as_bytes()) {
-        builder.insert_header((CONTENT_TYPE, value));
+    for (name, value) in refusal.headers() {
+        if let Ok(value) = HeaderValue::from_str(value) {
+            builder.insert_header((name, value));
+        }
     }
-    if let Some(challenge) = response.www_authenticate
-        && let Ok(value) = HeaderValue::from_str(&challenge)
-    {
-        builder.insert_header((WWW_AUTHENTICATE, value));
-    }
-    builder.body(response.body)
+    builder.body(refusal.body().clone())
 }

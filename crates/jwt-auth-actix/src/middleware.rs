@@ -7,7 +7,7 @@ use std::rc::Rc;
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
 use actix_web::{Error, HttpMessage};
-use jwt_auth_core::{AuthError, AuthErrorKind, Authentication};
+use jwt_auth_core::adapter::{Allow, Decision};
 
 use crate::{ActixRequest, render};
 
@@ -58,24 +58,20 @@ pub struct JwtAuthMiddleware<S> {
     auth: JwtAuth,
 }
 
-/// Removes the configured headers from the request, then sets them from
-/// the verified token (actix-web's own header types).
-fn forward_claims(
-    forward: &jwt_auth_core::ClaimHeaders,
-    req: &mut ServiceRequest,
-    token: Option<&jwt_auth_core::VerifiedToken>,
-) {
+/// Applies the core's header edits (claim forwarding) with actix-web's own
+/// header types.
+fn edit_headers(allow: &Allow, req: &mut ServiceRequest) {
     use actix_web::http::header::{HeaderName, HeaderValue};
     let headers = req.headers_mut();
-    for name in forward.header_names() {
+    for name in allow.removed_headers() {
         if let Ok(name) = HeaderName::from_bytes(name.as_bytes()) {
             headers.remove(name);
         }
     }
-    for (name, value) in token.map(|t| forward.values(t)).unwrap_or_default() {
+    for (name, value) in allow.added_headers() {
         if let (Ok(name), Ok(value)) = (
             HeaderName::from_bytes(name.as_bytes()),
-            HeaderValue::from_str(&value),
+            HeaderValue::from_str(value),
         ) {
             headers.append(name, value);
         }
@@ -96,30 +92,22 @@ where
     forward_ready!(service);
 
     fn call(&self, req: ServiceRequest) -> Self::Future {
-        let authenticator = self.auth.authenticator.clone();
-        let authenticate = authenticator
-            .authenticate(&ActixRequest::from_parts(req.headers(), req.query_string()));
-        let allow_anonymous = self.auth.allow_anonymous;
+        let view = ActixRequest::from_parts(req.headers(), req.query_string());
+        let decide = self
+            .auth
+            .authenticator
+            .decide(&view, self.auth.allow_anonymous);
         let service = Rc::clone(&self.service);
         Box::pin(async move {
             let mut req = req;
-            let authentication = match authenticate.await {
-                Ok(Some(token)) => Authentication::verified(authenticator, token),
-                Ok(None) if allow_anonymous => Authentication::anonymous(authenticator),
-                Ok(None) => {
-                    let err = AuthError::new(AuthErrorKind::MissingToken);
-                    let response = render(authenticator.error_response(&err));
-                    return Ok(req.into_response(response).map_into_right_body());
-                }
-                Err(err) => {
-                    let response = render(authenticator.error_response(&err));
-                    return Ok(req.into_response(response).map_into_right_body());
+            let allow = match decide.await {
+                Decision::Allow(allow) => allow,
+                Decision::Refuse(refusal) => {
+                    return Ok(req.into_response(render(&refusal)).map_into_right_body());
                 }
             };
-            if let Some(forward) = authentication.authenticator().claim_headers() {
-                forward_claims(forward, &mut req, authentication.token());
-            }
-            req.extensions_mut().insert(authentication);
+            edit_headers(&allow, &mut req);
+            req.extensions_mut().insert(allow.into_authentication());
             service
                 .call(req)
                 .await

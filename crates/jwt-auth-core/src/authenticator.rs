@@ -315,11 +315,25 @@ impl Authenticator {
     /// on. It is ready at once unless remote keys must be fetched first (an
     /// unknown `kid`, or keys not loaded yet).
     pub fn authenticate<R: AuthRequest + ?Sized>(&self, req: &R) -> Authenticate {
+        self.authenticate_for(req, true)
+    }
+
+    /// [`authenticate`](Self::authenticate) for a route that does
+    /// (`anonymous_ok`) or does not let requests without a token through:
+    /// only the metrics outcome of such a request differs.
+    pub(crate) fn authenticate_for<R: AuthRequest + ?Sized>(
+        &self,
+        req: &R,
+        anonymous_ok: bool,
+    ) -> Authenticate {
         let config = &*self.inner;
         let span = crate::observe::span();
         let token = match extract_token(&config.sources, req, config.validation.max_token_len) {
             Ok(Some(token)) => token,
-            Ok(None) => return Authenticate::ready(crate::observe::finish(&span, Ok(None))),
+            Ok(None) => {
+                let outcome = crate::observe::finish_as(&span, Ok(None), anonymous_ok);
+                return Authenticate::ready(outcome);
+            }
             Err(e) => return Authenticate::ready(crate::observe::finish(&span, Err(e))),
         };
         match self.attempt(&token, Mode::MayRefresh, &span) {

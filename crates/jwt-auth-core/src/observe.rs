@@ -50,6 +50,16 @@ pub(crate) fn finish(
     span: &Span,
     outcome: Result<Option<VerifiedToken>, AuthError>,
 ) -> Result<Option<VerifiedToken>, AuthError> {
+    finish_as(span, outcome, true)
+}
+
+/// [`finish`], where a request without a token counts as `anonymous` only
+/// when the route lets it through, and as `refused` otherwise.
+pub(crate) fn finish_as(
+    span: &Span,
+    outcome: Result<Option<VerifiedToken>, AuthError>,
+    anonymous_ok: bool,
+) -> Result<Option<VerifiedToken>, AuthError> {
     let (label, reason) = match &outcome {
         Ok(Some(token)) => {
             span.record("alg", algorithm_name(token.algorithm()));
@@ -61,7 +71,12 @@ pub(crate) fn finish(
             }
             ("verified", "none")
         }
-        Ok(None) => ("anonymous", AuthErrorKind::MissingToken.as_str()),
+        Ok(None) if anonymous_ok => ("anonymous", AuthErrorKind::MissingToken.as_str()),
+        Ok(None) => {
+            let _entered = span.enter();
+            tracing::debug!(reason = "missing_token", "jwt-auth: request refused");
+            ("refused", AuthErrorKind::MissingToken.as_str())
+        }
         Err(error) => {
             let _entered = span.enter();
             tracing::debug!(reason = error.kind().as_str(), "jwt-auth: request refused");

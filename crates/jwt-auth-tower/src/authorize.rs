@@ -12,8 +12,7 @@ use pin_project_lite::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::grpc;
-use crate::service::ResponseBody;
+use crate::service::{ResponseBody, refused};
 
 /// A [`Layer`] that lets through only requests whose verified token meets a
 /// [`Requirement`]; place it inside (after) a [`JwtAuth`](crate::JwtAuth).
@@ -29,13 +28,13 @@ use crate::service::ResponseBody;
 ///
 /// # fn main() -> Result<(), jwt_auth_tower::KeyError> {
 /// let auth = JwtAuth::new(Key::hmac([7u8; 32])?);
+/// // One requirement per route (a `Router::route_layer` would also cover
+/// // the routes added before it).
 /// let app: Router = Router::new()
-///     .route("/admin", get(|| async { "admin" }))
-///     .route_layer(RequireRole::any(["admin"]))
-///     .route("/reports", get(|| async { "reports" }))
-///     .route_layer(Authorize::new(
+///     .route("/admin", get(|| async { "admin" }).route_layer(RequireRole::any(["admin"])))
+///     .route("/reports", get(|| async { "reports" }).route_layer(Authorize::new(
 ///         Requirement::any_role(["analyst"]).from_claim("realm_access.roles"),
-///     ))
+///     )))
 ///     .layer(auth);
 /// # let _ = app; Ok(()) }
 /// ```
@@ -87,20 +86,16 @@ where
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
         match self
             .requirement
-            .authorize(req.extensions().get::<Authentication>())
+            .decide(&req, req.extensions().get::<Authentication>())
         {
             Ok(()) => AuthorizeFuture {
                 state: AuthorizeState::Inner {
                     future: self.inner.call(req),
                 },
             },
-            Err(refused) => AuthorizeFuture {
+            Err(refusal) => AuthorizeFuture {
                 state: AuthorizeState::Refused {
-                    response: Some(grpc::refusal(
-                        req.headers(),
-                        &refused.error,
-                        refused.response,
-                    )),
+                    response: Some(refused(refusal)),
                 },
             },
         }

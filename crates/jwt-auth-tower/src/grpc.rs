@@ -116,64 +116,10 @@
 //! # fn main() {}
 //! ```
 
-use http::header::{CONTENT_TYPE, WWW_AUTHENTICATE};
-use http::{HeaderMap, HeaderValue, Response, StatusCode};
-use jwt_auth_core::{AuthError, ErrorResponse};
 #[cfg(feature = "tonic")]
-use jwt_auth_core::{Authentication, Requirement};
+use jwt_auth_core::{AuthError, Authentication, Requirement};
 #[cfg(feature = "tonic")]
 use serde::de::DeserializeOwned;
-
-use crate::service::{ResponseBody, rejection};
-
-/// Whether a request with these headers speaks gRPC: its `content-type` is
-/// `application/grpc`, `application/grpc+<codec>` or `application/grpc;...`
-/// (ASCII case-insensitive). gRPC-Web (`application/grpc-web...`) is not.
-pub(crate) fn is_grpc(headers: &HeaderMap) -> bool {
-    const GRPC: &[u8] = b"application/grpc";
-    let Some(value) = headers.get(CONTENT_TYPE) else {
-        return false;
-    };
-    let value = value.as_bytes();
-    value.len() >= GRPC.len()
-        && value[..GRPC.len()].eq_ignore_ascii_case(GRPC)
-        && matches!(value.get(GRPC.len()), None | Some(b'+' | b';'))
-}
-
-/// The answer to a refused request: gRPC "trailers-only" for a gRPC request,
-/// the HTTP answer of the configured responder otherwise.
-pub(crate) fn refusal<B>(
-    request_headers: &HeaderMap,
-    error: &AuthError,
-    response: ErrorResponse,
-) -> Response<ResponseBody<B>> {
-    if is_grpc(request_headers) {
-        trailers_only(error, response)
-    } else {
-        rejection(response)
-    }
-}
-
-/// HTTP 200, `content-type: application/grpc`, `grpc-status`, `grpc-message`
-/// and the challenge of `response`, with an empty body: the server sends one
-/// HEADERS frame that ends the stream.
-fn trailers_only<B>(error: &AuthError, response: ErrorResponse) -> Response<ResponseBody<B>> {
-    let status = error.grpc_status();
-    let mut answer = Response::new(ResponseBody::empty());
-    *answer.status_mut() = StatusCode::OK;
-    let headers = answer.headers_mut();
-    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/grpc"));
-    headers.insert("grpc-status", HeaderValue::from(status.code()));
-    if let Ok(message) = HeaderValue::from_str(&status.encoded_message()) {
-        headers.insert("grpc-message", message);
-    }
-    if let Some(challenge) = response.www_authenticate
-        && let Ok(value) = HeaderValue::from_str(&challenge)
-    {
-        headers.insert(WWW_AUTHENTICATE, value);
-    }
-    answer
-}
 
 /// The `tonic::Status` for a refusal: the code of
 /// [`AuthError::grpc_status`] and its fixed, coarse message.
@@ -260,7 +206,8 @@ mod tests {
     use std::convert::Infallible;
 
     use bytes::Bytes;
-    use http::Request;
+    use http::header::CONTENT_TYPE;
+    use http::{Request, Response, StatusCode};
     use http_body::Body as _;
     use http_body_util::BodyExt as _;
     use serde_json::json;
@@ -311,29 +258,6 @@ mod tests {
 
     fn header<'a>(response: &'a Response<impl Sized>, name: &str) -> Option<&'a str> {
         response.headers().get(name).and_then(|v| v.to_str().ok())
-    }
-
-    #[test]
-    fn detects_grpc_content_types() {
-        let grpc = |value: &str| {
-            let mut headers = HeaderMap::new();
-            headers.insert(
-                CONTENT_TYPE,
-                HeaderValue::from_str(value).expect("a header"),
-            );
-            is_grpc(&headers)
-        };
-        assert!(grpc("application/grpc"));
-        assert!(grpc("application/grpc+proto"));
-        assert!(grpc("application/grpc+json"));
-        assert!(grpc("Application/GRPC"));
-        assert!(grpc("application/grpc;charset=utf-8"));
-        assert!(!grpc("application/grpc-web"));
-        assert!(!grpc("application/grpc-web+proto"));
-        assert!(!grpc("application/grpcx"));
-        assert!(!grpc("application/json"));
-        assert!(!grpc("application/grp"));
-        assert!(!is_grpc(&HeaderMap::new()));
     }
 
     #[tokio::test]

@@ -7,13 +7,10 @@ use std::task::{Context, Poll, ready};
 use bytes::Bytes;
 use http::{Request, Response};
 use http_body::{Body, Frame, SizeHint};
-use jwt_auth_core::{
-    AuthError, AuthErrorKind, Authenticate, Authentication, Authenticator, ErrorResponse,
-};
+use jwt_auth_core::adapter::{Decide, Decision, Refusal};
 use pin_project_lite::pin_project;
 use tower_service::Service;
 
-use crate::grpc;
 use crate::layer::JwtAuth;
 
 /// The service produced by [`JwtAuth`]: authenticates, then calls the inner
@@ -49,16 +46,17 @@ where
     }
 
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
-        let authenticate = self.auth.authenticator.authenticate(&req);
+        let decide = self
+            .auth
+            .authenticator
+            .decide(&req, self.auth.allow_anonymous);
         // Use the service that was driven to readiness; leave a fresh clone behind.
         let clone = self.inner.clone();
         let inner = std::mem::replace(&mut self.inner, clone);
         ResponseFuture {
-            state: State::Authenticating {
-                authenticate,
+            state: State::Deciding {
+                decide,
                 pending: Some((inner, req)),
-                authenticator: self.auth.authenticator.clone(),
-                allow_anonymous: self.auth.allow_anonymous,
             },
         }
     }
@@ -81,11 +79,9 @@ pin_project! {
     where
         S: Service<Request<ReqBody>>,
     {
-        Authenticating {
-            authenticate: Authenticate,
+        Deciding {
+            decide: Decide,
             pending: Option<(S, Request<ReqBody>)>,
-            authenticator: Authenticator,
-            allow_anonymous: bool,
         },
         Inner {
             #[pin]
@@ -105,35 +101,17 @@ where
         loop {
             let this = self.as_mut().project();
             match this.state.project() {
-                StateProj::Authenticating {
-                    authenticate,
-                    pending,
-                    authenticator,
-                    allow_anonymous,
-                } => {
-                    let outcome = ready!(Pin::new(authenticate).poll(cx));
+                StateProj::Deciding { decide, pending } => {
+                    let decision = ready!(Pin::new(decide).poll(cx));
                     let Some((mut inner, mut req)) = pending.take() else {
                         panic!("jwt-auth ResponseFuture polled after completion");
                     };
-                    let authentication = match outcome {
-                        Ok(Some(token)) => Authentication::verified(authenticator.clone(), token),
-                        Ok(None) if *allow_anonymous => {
-                            Authentication::anonymous(authenticator.clone())
-                        }
-                        Ok(None) => {
-                            let err = AuthError::new(AuthErrorKind::MissingToken);
-                            let response = authenticator.error_response(&err);
-                            return Poll::Ready(Ok(grpc::refusal(req.headers(), &err, response)));
-                        }
-                        Err(err) => {
-                            let response = authenticator.error_response(&err);
-                            return Poll::Ready(Ok(grpc::refusal(req.headers(), &err, response)));
-                        }
+                    let allow = match decision {
+                        Decision::Allow(allow) => allow,
+                        Decision::Refuse(refusal) => return Poll::Ready(Ok(refused(refusal))),
                     };
-                    if let Some(forward) = authenticator.claim_headers() {
-                        forward.apply(req.headers_mut(), authentication.token());
-                    }
-                    req.extensions_mut().insert(authentication);
+                    allow.edit_headers(req.headers_mut());
+                    req.extensions_mut().insert(allow.into_authentication());
                     let future = inner.call(req);
                     self.as_mut().project().state.set(State::Inner { future });
                 }
@@ -146,10 +124,16 @@ where
     }
 }
 
-pub(crate) fn rejection<B>(response: ErrorResponse) -> Response<ResponseBody<B>> {
-    response
-        .into_http::<String>()
-        .map(|body| ResponseBody::rejection(Bytes::from(body)))
+/// The response for a refusal; an empty body (a gRPC "trailers-only"
+/// answer) ends the stream with the headers.
+pub(crate) fn refused<B>(refusal: Refusal) -> Response<ResponseBody<B>> {
+    refusal.into_http::<Bytes>().map(|body| {
+        if body.is_empty() {
+            ResponseBody::empty()
+        } else {
+            ResponseBody::rejection(body)
+        }
+    })
 }
 
 pin_project! {

@@ -1,0 +1,323 @@
+//! What a web adapter needs from core: one decision per request.
+//!
+//! An adapter (tower/axum, actix-web, or your own) turns its framework's
+//! request into an [`AuthRequest`] view, asks [`Authenticator::decide`] (or
+//! [`Requirement::decide`] for an authorization layer), and applies the
+//! [`Decision`]: either let the request through with its [`Authentication`]
+//! and the header edits of claim forwarding, or send the rendered
+//! [`Refusal`]. Every policy — anonymous requests, gRPC "trailers-only"
+//! answers, stripping and setting forwarded headers, the metrics outcome —
+//! is decided here, once, so every framework answers alike.
+//!
+//! ```
+//! use jwt_auth_core::adapter::Decision;
+//! use jwt_auth_core::{Authenticator, Key};
+//!
+//! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+//! let auth = Authenticator::new(Key::hmac([7u8; 32])?);
+//! let request = http::Request::get("/me").body(()).unwrap();
+//! match auth.decide(&request, false).await {
+//!     Decision::Allow(allow) => unreachable!("no token: {allow:?}"),
+//!     Decision::Refuse(refusal) => {
+//!         assert_eq!(refusal.status(), 401);
+//!         assert_eq!(refusal.header("www-authenticate"), Some("Bearer"));
+//!     }
+//! }
+//! # Ok::<(), jwt_auth_core::KeyError>(()) }).unwrap();
+//! ```
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+
+use bytes::Bytes;
+use http::StatusCode;
+
+use crate::authenticator::{Authenticate, Authentication, Authenticator};
+use crate::authz::Requirement;
+use crate::error::{AuthError, AuthErrorKind, ErrorResponse};
+use crate::source::AuthRequest;
+
+/// Whether the request speaks gRPC: its `content-type` is
+/// `application/grpc`, `application/grpc+<codec>` or `application/grpc;...`
+/// (ASCII case-insensitive). gRPC-Web (`application/grpc-web...`) is not: it
+/// keeps the HTTP answer.
+pub fn is_grpc<R: AuthRequest + ?Sized>(req: &R) -> bool {
+    const GRPC: &[u8] = b"application/grpc";
+    let mut grpc = false;
+    let mut seen = false;
+    req.for_each_header("content-type", &mut |value| {
+        if !seen {
+            seen = true;
+            grpc = value.len() >= GRPC.len()
+                && value[..GRPC.len()].eq_ignore_ascii_case(GRPC)
+                && matches!(value.get(GRPC.len()), None | Some(b'+' | b';'));
+        }
+    });
+    grpc
+}
+
+/// What to do with a request.
+#[derive(Debug)]
+pub enum Decision {
+    /// Let it through: put the [`Authentication`] in the request's
+    /// extensions and apply the header edits first.
+    Allow(Allow),
+    /// Answer with this instead of calling the service.
+    Refuse(Refusal),
+}
+
+/// A request let through, with what the adapter must do to it.
+#[derive(Debug)]
+pub struct Allow {
+    authentication: Authentication,
+    removed: Vec<String>,
+    added: Vec<(String, String)>,
+}
+
+impl Allow {
+    /// What handlers read (claims, or an anonymous request).
+    pub fn authentication(&self) -> &Authentication {
+        &self.authentication
+    }
+
+    /// Header names to remove from the request, every occurrence (claim
+    /// forwarding: a client never sets them itself). Lowercase.
+    pub fn removed_headers(&self) -> impl Iterator<Item = &str> {
+        self.removed.iter().map(String::as_str)
+    }
+
+    /// Headers to append to the request after the removals: the forwarded
+    /// claims of the verified token.
+    pub fn added_headers(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.added.iter().map(|(n, v)| (n.as_str(), v.as_str()))
+    }
+
+    /// The [`Authentication`] to store in the request's extensions.
+    pub fn into_authentication(self) -> Authentication {
+        self.authentication
+    }
+
+    /// Applies the header edits to an `http::HeaderMap`.
+    pub fn edit_headers(&self, headers: &mut http::HeaderMap) {
+        for name in self.removed_headers() {
+            if let Ok(name) = http::HeaderName::from_bytes(name.as_bytes()) {
+                headers.remove(name);
+            }
+        }
+        for (name, value) in self.added_headers() {
+            if let (Ok(name), Ok(value)) = (
+                http::HeaderName::from_bytes(name.as_bytes()),
+                http::HeaderValue::from_str(value),
+            ) {
+                headers.append(name, value);
+            }
+        }
+    }
+}
+
+/// A refusal, rendered: the status, the headers and the body to send, in
+/// HTTP or as a gRPC "trailers-only" answer (HTTP 200, `grpc-status`,
+/// `grpc-message`, an empty body) when the request spoke gRPC.
+#[derive(Debug, Clone)]
+pub struct Refusal {
+    error: AuthError,
+    status: StatusCode,
+    headers: Vec<(&'static str, String)>,
+    body: Bytes,
+}
+
+impl Refusal {
+    /// Renders `error`'s `response` for a request that did (`grpc`) or did
+    /// not speak gRPC.
+    pub fn new(error: AuthError, response: ErrorResponse, grpc: bool) -> Self {
+        let challenge = response.www_authenticate.clone();
+        if grpc {
+            let status = error.grpc_status();
+            let mut headers = vec![
+                ("content-type", "application/grpc".to_owned()),
+                ("grpc-status", status.code().to_string()),
+                ("grpc-message", status.encoded_message().into_owned()),
+            ];
+            headers.extend(challenge.map(|c| ("www-authenticate", c)));
+            return Self {
+                error,
+                status: StatusCode::OK,
+                headers,
+                body: Bytes::new(),
+            };
+        }
+        let mut headers = vec![(
+            "content-type",
+            String::from_utf8_lossy(response.content_type.as_bytes()).into_owned(),
+        )];
+        headers.extend(challenge.map(|c| ("www-authenticate", c)));
+        Self {
+            error,
+            status: response.status,
+            headers,
+            body: response.body_bytes(),
+        }
+    }
+
+    /// Why.
+    pub fn error(&self) -> &AuthError {
+        &self.error
+    }
+
+    /// The status code.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// The headers to send (lowercase names).
+    pub fn headers(&self) -> impl Iterator<Item = (&'static str, &str)> {
+        self.headers.iter().map(|(n, v)| (*n, v.as_str()))
+    }
+
+    /// One header's value, if set.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v)
+    }
+
+    /// The body (empty for gRPC).
+    pub fn body(&self) -> &Bytes {
+        &self.body
+    }
+
+    /// As an `http::Response`.
+    pub fn into_http<B: From<Bytes>>(self) -> http::Response<B> {
+        let mut response = http::Response::new(B::from(self.body));
+        *response.status_mut() = self.status;
+        let headers = response.headers_mut();
+        for (name, value) in self.headers {
+            if let Ok(value) = http::HeaderValue::from_str(&value) {
+                headers.insert(name, value);
+            }
+        }
+        response
+    }
+}
+
+impl Authenticator {
+    /// Decides what to do with a request: authenticates it, applies
+    /// `allow_anonymous` (a request without a token goes through with no
+    /// claims; an invalid token is still refused), computes the claim
+    /// headers to forward, and renders a refusal (gRPC-aware).
+    ///
+    /// The returned future owns what it needs; it is ready at once unless
+    /// remote keys must be fetched first.
+    pub fn decide<R: AuthRequest + ?Sized>(&self, req: &R, allow_anonymous: bool) -> Decide {
+        Decide {
+            authenticate: self.authenticate_for(req, allow_anonymous),
+            authenticator: self.clone(),
+            allow_anonymous,
+            grpc: is_grpc(req),
+        }
+    }
+
+    fn allow(&self, authentication: Authentication) -> Allow {
+        let (removed, added) = match self.claim_headers() {
+            Some(forward) => (
+                forward
+                    .header_names()
+                    .map(str::to_ascii_lowercase)
+                    .collect(),
+                authentication
+                    .token()
+                    .map(|t| forward.values(t))
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|(n, v)| (n.to_owned(), v))
+                    .collect(),
+            ),
+            None => (Vec::new(), Vec::new()),
+        };
+        Allow {
+            authentication,
+            removed,
+            added,
+        }
+    }
+
+    fn refuse(&self, error: AuthError, grpc: bool) -> Refusal {
+        let response = self.error_response(&error);
+        Refusal::new(error, response, grpc)
+    }
+}
+
+/// The future of [`Authenticator::decide`].
+#[must_use = "futures do nothing unless polled"]
+#[derive(Debug)]
+pub struct Decide {
+    authenticate: Authenticate,
+    authenticator: Authenticator,
+    allow_anonymous: bool,
+    grpc: bool,
+}
+
+impl Future for Decide {
+    type Output = Decision;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Decision> {
+        let outcome = ready!(Pin::new(&mut self.authenticate).poll(cx));
+        let auth = &self.authenticator;
+        Poll::Ready(match outcome {
+            Ok(Some(token)) => {
+                Decision::Allow(auth.allow(Authentication::verified(auth.clone(), token)))
+            }
+            Ok(None) if self.allow_anonymous => {
+                Decision::Allow(auth.allow(Authentication::anonymous(auth.clone())))
+            }
+            Ok(None) => Decision::Refuse(
+                auth.refuse(AuthError::new(AuthErrorKind::MissingToken), self.grpc),
+            ),
+            Err(error) => Decision::Refuse(auth.refuse(error, self.grpc)),
+        })
+    }
+}
+
+impl Requirement {
+    /// Decides whether a request the authentication middleware let through
+    /// meets this requirement: `Ok(())`, or the rendered refusal (403
+    /// `insufficient_scope`, 401 for an anonymous request, 500 without the
+    /// middleware; gRPC-aware).
+    #[allow(clippy::result_large_err)] // the refusal path; a response is built anyway
+    pub fn decide<R: AuthRequest + ?Sized>(
+        &self,
+        req: &R,
+        auth: Option<&Authentication>,
+    ) -> Result<(), Refusal> {
+        self.authorize(auth)
+            .map_err(|rejection| Refusal::new(rejection.error, rejection.response, is_grpc(req)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn detects_grpc_content_types() {
+        let grpc = |value: &str| {
+            let req = http::Request::post("/x")
+                .header("content-type", value)
+                .body(())
+                .unwrap_or_default();
+            is_grpc(&req)
+        };
+        assert!(grpc("application/grpc"));
+        assert!(grpc("application/grpc+proto"));
+        assert!(grpc("application/grpc+json"));
+        assert!(grpc("Application/GRPC"));
+        assert!(grpc("application/grpc;charset=utf-8"));
+        assert!(!grpc("application/grpc-web"));
+        assert!(!grpc("application/grpc-web+proto"));
+        assert!(!grpc("application/grpcx"));
+        assert!(!grpc("application/json"));
+        assert!(!grpc("application/grp"));
+        assert!(!is_grpc(&http::Request::new(())));
+    }
+}
