@@ -47,7 +47,8 @@ fn seen(get: impl Fn(&str) -> Vec<String>) -> Value {
 
 async fn via_axum(req: &TestRequest) -> (u16, Value) {
     use jwt_auth_tower::JwtAuth;
-    let auth = JwtAuth::from(authenticator(key())).forward_claims(forward());
+    let authenticator = authenticator(key()).forward_claims(forward());
+    let auth = JwtAuth::new(authenticator.clone());
     let echo = |headers: http::HeaderMap| async move {
         axum::Json(seen(|name| {
             headers
@@ -63,7 +64,7 @@ async fn via_axum(req: &TestRequest) -> (u16, Value) {
         .merge(
             Router::new()
                 .route("/optional", get(echo))
-                .route_layer(auth.allow_anonymous()),
+                .route_layer(JwtAuth::new(authenticator.allow_anonymous())),
         );
     let mut builder = http::Request::get(req.path.as_str());
     for (name, value) in &req.headers {
@@ -83,7 +84,8 @@ async fn via_axum(req: &TestRequest) -> (u16, Value) {
 
 async fn via_actix(req: &TestRequest) -> (u16, Value) {
     use jwt_auth_actix::JwtAuth;
-    let auth = JwtAuth::from(authenticator(key())).forward_claims(forward());
+    let authenticator = authenticator(key()).forward_claims(forward());
+    let auth = JwtAuth::new(authenticator.clone());
     async fn echo(req: HttpRequest) -> HttpResponse {
         HttpResponse::Ok().json(seen(|name| {
             req.headers()
@@ -97,7 +99,7 @@ async fn via_actix(req: &TestRequest) -> (u16, Value) {
             .service(web::resource("/me").wrap(auth.clone()).to(echo))
             .service(
                 web::resource("/optional")
-                    .wrap(auth.allow_anonymous())
+                    .wrap(JwtAuth::new(authenticator.allow_anonymous()))
                     .to(echo),
             ),
     )

@@ -37,7 +37,7 @@ async fn axum_call(auth: &Authenticator, requirement: Requirement, bearer: Optio
     let app = Router::new()
         .route("/guarded", get(|| async { "ok" }))
         .route_layer(Authorize::new(requirement))
-        .route_layer(JwtAuth::from(auth.clone()));
+        .route_layer(JwtAuth::new(auth.clone()));
     let mut req = http::Request::get("/guarded");
     if let Some(token) = bearer {
         req = req.header("authorization", format!("Bearer {token}"));
@@ -76,7 +76,7 @@ async fn actix_call(auth: &Authenticator, requirement: Requirement, bearer: Opti
         App::new().service(
             web::resource("/guarded")
                 .wrap(Authorize::new(requirement))
-                .wrap(JwtAuth::from(auth.clone()))
+                .wrap(JwtAuth::new(auth.clone()))
                 .route(web::get().to(|| async { HttpResponse::Ok().body("ok") })),
         ),
     )

@@ -89,18 +89,16 @@ fn outcomes_and_cache_are_counted() {
 fn a_missing_token_counts_as_refused_where_one_is_required() {
     use jwt_auth_core::adapter::Decision;
     let auth = authenticator(Key::hmac(b"metrics-secret-0123456789abcdef-01").unwrap());
+    let anonymous = auth.clone().allow_anonymous();
     let request = http::Request::new(());
     let counts = counted(|| {
+        assert!(matches!(now(auth.decide(&request)), Decision::Refuse(_)));
         assert!(matches!(
-            now(auth.decide(&request, false)),
-            Decision::Refuse(_)
-        ));
-        assert!(matches!(
-            now(auth.decide(&request, true)),
+            now(anonymous.decide(&request)),
             Decision::Allow(_)
         ));
         assert!(matches!(
-            now(auth.decide(&request, true)),
+            now(anonymous.decide(&request)),
             Decision::Allow(_)
         ));
     });

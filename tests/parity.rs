@@ -1705,7 +1705,7 @@ async fn a_realm_is_carried_in_every_challenge() {
 
 #[actix_web::test]
 async fn a_custom_responder_replaces_the_answer_on_both() {
-    let auth = authenticator(hs_key()).error_responder(|e: &jwt_auth_core::AuthError| {
+    let auth = authenticator(hs_key()).error_responder(|e| {
         let mut r = e.response(None);
         r.body = format!("{{\"denied\":\"{}\"}}", e.kind());
         r
@@ -1714,4 +1714,46 @@ async fn a_custom_responder_replaces_the_answer_on_both() {
     let reply = via_axum(&auth, &req).await;
     assert_eq!(reply, via_actix(&auth, &req).await);
     assert_eq!(reply.body, r#"{"denied":"missing_token"}"#);
+}
+
+/// The realm and a custom responder are two independent settings: neither
+/// drops the other, whatever the order they are set in (a builder-order bug
+/// made the later call win), and the closure's argument type is inferred.
+#[actix_web::test]
+async fn realm_and_custom_responder_in_either_order() {
+    let custom = |e: &jwt_auth_core::AuthError| {
+        let mut r = e.response(Some("custom"));
+        r.body = format!("{{\"denied\":\"{}\"}}", e.kind());
+        r
+    };
+    let orders = [
+        authenticator(hs_key())
+            .realm("orders")
+            .error_responder(custom),
+        authenticator(hs_key())
+            .error_responder(custom)
+            .realm("orders"),
+    ];
+    for auth in orders {
+        let req = TestRequest::get("/me");
+        let reply = via_axum(&auth, &req).await;
+        assert_eq!(reply, via_actix(&auth, &req).await);
+        assert_eq!(reply.body, r#"{"denied":"missing_token"}"#, "{auth:?}");
+        assert_eq!(
+            reply.www_authenticate.as_deref(),
+            Some(r#"Bearer realm="custom""#)
+        );
+    }
+    // A custom responder answers alone; without one, the realm is in the challenge.
+    let auth = authenticator(hs_key())
+        .error_responder(|e| e.response(None))
+        .realm("orders");
+    let reply = via_axum(&auth, &TestRequest::get("/me")).await;
+    assert_eq!(reply.www_authenticate.as_deref(), Some("Bearer"));
+    let auth = authenticator(hs_key()).realm("orders");
+    let reply = via_actix(&auth, &TestRequest::get("/me")).await;
+    assert_eq!(
+        reply.www_authenticate.as_deref(),
+        Some(r#"Bearer realm="orders""#)
+    );
 }

@@ -47,7 +47,7 @@ struct NeedsTenant {
 #[tokio::test]
 async fn axum_nested_router_single_route_and_claims_shape() {
     use jwt_auth_tower::{Claims, JwtAuth};
-    let layer = JwtAuth::from(auth());
+    let layer = JwtAuth::new(auth());
     let api = Router::new()
         .route(
             "/me",
@@ -89,7 +89,7 @@ async fn axum_nested_router_single_route_and_claims_shape() {
 #[actix_web::test]
 async fn actix_app_scope_resource_and_claims_shape() {
     use jwt_auth_actix::{Claims, JwtAuth};
-    let mw = JwtAuth::from(auth());
+    let mw = JwtAuth::new(auth());
     let app = actix_test::init_service(
         App::new()
             .service(
@@ -139,7 +139,7 @@ async fn actix_app_scope_resource_and_claims_shape() {
 #[actix_web::test]
 async fn app_wide_wrap() {
     use jwt_auth_actix::{Claims, JwtAuth};
-    let app = actix_test::init_service(App::new().wrap(JwtAuth::from(auth())).route(
+    let app = actix_test::init_service(App::new().wrap(JwtAuth::new(auth())).route(
         "/me",
         web::get().to(|Claims(c): Claims| async move {
             HttpResponse::Ok().body(c.sub().unwrap_or("").to_owned())

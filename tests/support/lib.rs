@@ -88,8 +88,8 @@ fn claims_body(claims: Option<&Value>) -> Value {
 /// role `admin`, `/optional` allows anonymous requests, `/bare` has no
 /// middleware.
 pub async fn via_axum(auth: &Authenticator, req: &TestRequest) -> Reply {
-    use jwt_auth_tower::{Claims, JwtAuth, RequireRole};
-    let layer = JwtAuth::from(auth.clone());
+    use jwt_auth_tower::{Authorize, Claims, JwtAuth, Requirement};
+    let layer = JwtAuth::new(auth.clone());
     let app = Router::new()
         .route(
             "/me",
@@ -104,7 +104,7 @@ pub async fn via_axum(auth: &Authenticator, req: &TestRequest) -> Reply {
                         |Claims(c): Claims<Value>| async move { axum::Json(claims_body(Some(&c))) },
                     ),
                 )
-                .route_layer(RequireRole::any(["admin"]))
+                .route_layer(Authorize::new(Requirement::any_role(["admin"])))
                 .route_layer(layer.clone()),
         )
         .merge(
@@ -115,7 +115,7 @@ pub async fn via_axum(auth: &Authenticator, req: &TestRequest) -> Reply {
                         axum::Json(claims_body(c.as_ref().map(|c| &c.0)))
                     }),
                 )
-                .route_layer(layer.allow_anonymous()),
+                .route_layer(JwtAuth::new(auth.clone().allow_anonymous())),
         )
         .route(
             "/bare",
@@ -150,37 +150,38 @@ pub async fn via_axum(auth: &Authenticator, req: &TestRequest) -> Reply {
 
 /// Sends `req` through an actix-web app with the same routes as [`via_axum`].
 pub async fn via_actix(auth: &Authenticator, req: &TestRequest) -> Reply {
-    use jwt_auth_actix::{Claims, JwtAuth, RequireRole};
-    let mw = JwtAuth::from(auth.clone());
-    let app =
-        actix_test::init_service(
-            App::new()
-                .service(
-                    web::resource("/admin")
-                        .wrap(RequireRole::any(["admin"]))
-                        .wrap(mw.clone())
-                        .route(web::get().to(|Claims(c): Claims<Value>| async move {
-                            HttpResponse::Ok().json(claims_body(Some(&c)))
-                        })),
-                )
-                .service(web::resource("/me").wrap(mw.clone()).route(web::get().to(
-                    |Claims(c): Claims<Value>| async move {
+    use jwt_auth_actix::{Authorize, Claims, JwtAuth, Requirement};
+    let mw = JwtAuth::new(auth.clone());
+    let app = actix_test::init_service(
+        App::new()
+            .service(
+                web::resource("/admin")
+                    .wrap(Authorize::new(Requirement::any_role(["admin"])))
+                    .wrap(mw.clone())
+                    .route(web::get().to(|Claims(c): Claims<Value>| async move {
                         HttpResponse::Ok().json(claims_body(Some(&c)))
-                    },
-                )))
-                .service(web::resource("/optional").wrap(mw.allow_anonymous()).route(
-                    web::get().to(|c: Option<Claims<Value>>| async move {
+                    })),
+            )
+            .service(web::resource("/me").wrap(mw.clone()).route(
+                web::get().to(|Claims(c): Claims<Value>| async move {
+                    HttpResponse::Ok().json(claims_body(Some(&c)))
+                }),
+            ))
+            .service(
+                web::resource("/optional")
+                    .wrap(JwtAuth::new(auth.clone().allow_anonymous()))
+                    .route(web::get().to(|c: Option<Claims<Value>>| async move {
                         HttpResponse::Ok().json(claims_body(c.as_ref().map(|c| &c.0)))
-                    }),
-                ))
-                .route(
-                    "/bare",
-                    web::get().to(|Claims(c): Claims<Value>| async move {
-                        HttpResponse::Ok().json(claims_body(Some(&c)))
-                    }),
-                ),
-        )
-        .await;
+                    })),
+            )
+            .route(
+                "/bare",
+                web::get().to(|Claims(c): Claims<Value>| async move {
+                    HttpResponse::Ok().json(claims_body(Some(&c)))
+                }),
+            ),
+    )
+    .await;
     let mut request = actix_test::TestRequest::get().uri(&req.path);
     for (name, value) in &req.headers {
         request = request.append_header((*name, value.as_bytes()));

@@ -49,11 +49,13 @@ async fn run(variant: Variant, addr: SocketAddr, workers: usize) -> Result<(), B
             App::new().route("/", web::get().to(hello_world))
         }),
         Stack::JwtAuth { cache } => {
-            let mut auth = jwt_auth_actix::JwtAuth::new(common::jwt_auth_key(variant.alg)?)
-                .validation(common::jwt_auth_validation());
+            let mut authenticator =
+                jwt_auth_actix::Authenticator::new(common::jwt_auth_key(variant.alg)?)
+                    .validation(common::jwt_auth_validation());
             if !cache {
-                auth = auth.cache_capacity(0);
+                authenticator = authenticator.cache_capacity(0);
             }
+            let auth = jwt_auth_actix::JwtAuth::new(authenticator);
             run_server!(variant, addr, workers, move || {
                 App::new()
                     .wrap(auth.clone())

@@ -39,11 +39,13 @@ async fn router(variant: Variant) -> Result<Router, Box<dyn Error>> {
     Ok(match variant.stack {
         Stack::None => Router::new().route("/", get(hello_world)),
         Stack::JwtAuth { cache } => {
-            let mut auth = jwt_auth_tower::JwtAuth::new(common::jwt_auth_key(variant.alg)?)
-                .validation(common::jwt_auth_validation());
+            let mut authenticator =
+                jwt_auth_tower::Authenticator::new(common::jwt_auth_key(variant.alg)?)
+                    .validation(common::jwt_auth_validation());
             if !cache {
-                auth = auth.cache_capacity(0);
+                authenticator = authenticator.cache_capacity(0);
             }
+            let auth = jwt_auth_tower::JwtAuth::new(authenticator);
             Router::new().route("/", get(hello_jwt_auth)).layer(auth)
         }
         Stack::JwtAuthorizer => {

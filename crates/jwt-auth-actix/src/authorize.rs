@@ -16,18 +16,19 @@ use crate::{ActixRequest, render};
 /// actix-web, `.wrap()` it *before* `JwtAuth`: the last `wrap` runs first).
 ///
 /// Without a token the answer is 401; with a token that fails the
-/// requirement, 403 `insufficient_scope`. Build it with [`RequireRole`],
-/// [`RequireScope`], [`RequirePermission`] or [`Authorize::new`].
+/// requirement, 403 `insufficient_scope`. Build it with
+/// [`Authorize::new`] from a [`Requirement`](crate::Requirement) (roles,
+/// scopes, permissions, or a predicate).
 ///
 /// ```
 /// use actix_web::{App, web};
-/// use jwt_auth_actix::{JwtAuth, Key, RequireRole};
+/// use jwt_auth_actix::{Authorize, JwtAuth, Key, Requirement};
 ///
 /// # fn main() -> Result<(), jwt_auth_actix::KeyError> {
 /// let auth = JwtAuth::new(Key::hmac([7u8; 32])?);
 /// let app = App::new().service(
 ///     web::resource("/admin")
-///         .wrap(RequireRole::any(["admin"]))
+///         .wrap(Authorize::new(Requirement::any_role(["admin"])))
 ///         .wrap(auth)
 ///         .route(web::get().to(|| async { "admin" })),
 /// );
@@ -46,8 +47,6 @@ impl Authorize {
         }
     }
 }
-
-jwt_auth_core::__jwt_auth_require_types!(Authorize);
 
 impl<S, B> Transform<S, ServiceRequest> for Authorize
 where

@@ -9,28 +9,35 @@ use serde::de::DeserializeOwned;
 
 use crate::render;
 
-jwt_auth_core::__jwt_auth_claims_type! {
-    /// The verified claims of the request, deserialized into `T`.
-    ///
-    /// - `Claims<T>`: requires a verified token. Without one (a scope with
-    ///   [`allow_anonymous`](crate::JwtAuth::allow_anonymous)) the answer is 401.
-    /// - `Option<Claims<T>>`: `None` when the request had no token.
-    ///
-    /// On a route without the [`JwtAuth`](crate::JwtAuth) middleware, `Claims<T>`
-    /// answers 500 and logs an error.
-    ///
-    /// ```
-    /// use jwt_auth_actix::{Claims, DefaultClaims};
-    /// use serde::Deserialize;
-    ///
-    /// #[derive(Deserialize)]
-    /// struct MyClaims { sub: String, roles: Vec<String> }
-    ///
-    /// async fn admin(Claims(c): Claims<MyClaims>) -> String { c.roles.join(",") }
-    /// async fn greet(claims: Option<Claims<DefaultClaims>>) -> &'static str {
-    ///     if claims.is_some() { "hello, member" } else { "hello, stranger" }
-    /// }
-    /// ```
+/// The verified claims of the request, deserialized into `T`.
+///
+/// - `Claims<T>`: requires a verified token. Without one (a scope with
+///   [`allow_anonymous`](crate::Authenticator::allow_anonymous)) the answer is 401.
+/// - `Option<Claims<T>>`: `None` when the request had no token.
+///
+/// On a route without the [`JwtAuth`](crate::JwtAuth) middleware, `Claims<T>`
+/// answers 500 and logs an error.
+///
+/// ```
+/// use jwt_auth_actix::{Claims, DefaultClaims};
+/// use serde::Deserialize;
+///
+/// #[derive(Deserialize)]
+/// struct MyClaims { sub: String, roles: Vec<String> }
+///
+/// async fn admin(Claims(c): Claims<MyClaims>) -> String { c.roles.join(",") }
+/// async fn greet(claims: Option<Claims<DefaultClaims>>) -> &'static str {
+///     if claims.is_some() { "hello, member" } else { "hello, stranger" }
+/// }
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Claims<T = jwt_auth_core::DefaultClaims>(pub T);
+
+impl<T> std::ops::Deref for Claims<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
 }
 
 impl<T: DeserializeOwned> FromRequest for Claims<T> {

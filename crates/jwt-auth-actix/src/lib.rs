@@ -5,7 +5,7 @@
 //!
 //! ```
 //! use actix_web::{App, HttpResponse, test, web};
-//! use jwt_auth_actix::{Claims, DefaultClaims, JwtAuth, Key};
+//! use jwt_auth_actix::{Authenticator, Claims, DefaultClaims, JwtAuth, Key};
 //!
 //! async fn me(Claims(claims): Claims<DefaultClaims>) -> HttpResponse {
 //!     HttpResponse::Ok().body(format!("hello {}", claims.sub().unwrap_or("?")))
@@ -16,14 +16,14 @@
 //! let key = Key::hmac(b"0123456789abcdef0123456789abcdef")?;
 //! let app = test::init_service(
 //!     App::new()
-//!         .wrap(JwtAuth::new(key.clone()).issuer("https://auth.example.com"))
+//!         .wrap(JwtAuth::new(Authenticator::new(key.clone()).issuer("https://auth.test")))
 //!         .route("/me", web::get().to(me)),
 //! )
 //! .await;
 //!
 //! let exp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs() + 600;
 //! let token = key.encode(&serde_json::json!({
-//!     "sub": "alice", "iss": "https://auth.example.com", "exp": exp
+//!     "sub": "alice", "iss": "https://auth.test", "exp": exp
 //! }))?;
 //!
 //! let ok = test::TestRequest::get().uri("/me")
@@ -39,7 +39,7 @@
 //! ```
 //!
 //! - [`JwtAuth`] is a middleware for `App::wrap`, `Scope::wrap` or
-//!   `Resource::wrap`. [`JwtAuth::allow_anonymous`] lets requests without a
+//!   `Resource::wrap`. [`Authenticator::allow_anonymous`] lets requests without a
 //!   token through.
 //! - Handlers take [`Claims<T>`] for any `T: DeserializeOwned`, or
 //!   `Option<Claims<T>>` where a token is optional. (actix-web's own rule for
@@ -71,7 +71,7 @@
 //! # #[cfg(feature = "reqwest")]
 //! # mod example {
 //! use actix_web::{App, HttpServer, web};
-//! use jwt_auth_actix::{Claims, DefaultClaims, JwtAuth, RemoteJwks};
+//! use jwt_auth_actix::{Authenticator, Claims, DefaultClaims, JwtAuth, RemoteJwks};
 //!
 //! #[actix_web::main]
 //! async fn main() -> std::io::Result<()> {
@@ -79,10 +79,10 @@
 //!     let keys = RemoteJwks::discover("https://idp.example.com")
 //!         .build()
 //!         .map_err(std::io::Error::other)?;
-//!     let auth = JwtAuth::new(keys)
+//!     let auth = JwtAuth::new(Authenticator::new(keys)
 //!         .issuer("https://idp.example.com")
 //!         .audience("orders-api")
-//!         .typ("at+jwt"); // RFC 9068 access tokens
+//!         .typ("at+jwt")); // RFC 9068 access tokens
 //!     HttpServer::new(move || {
 //!         App::new().wrap(auth.clone()).route(
 //!             "/me",
@@ -103,7 +103,7 @@
 //!
 //! ```
 //! use actix_web::{App, HttpResponse, test, web};
-//! use jwt_auth_actix::{JwtAuth, Key, RequireRole, RequireScope};
+//! use jwt_auth_actix::{Authorize, JwtAuth, Key, Requirement};
 //!
 //! # #[actix_web::main]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -113,13 +113,13 @@
 //!     App::new()
 //!         .service(
 //!             web::resource("/admin")
-//!                 .wrap(RequireRole::any(["admin"])) // runs after JwtAuth:
+//!                 .wrap(Authorize::new(Requirement::any_role(["admin"]))) // runs after JwtAuth:
 //!                 .wrap(auth.clone())               // the last `wrap` runs first
 //!                 .to(|| async { HttpResponse::Ok().finish() }),
 //!         )
 //!         .service(
 //!             web::resource("/orders")
-//!                 .wrap(RequireScope::all(["orders:read"]))
+//!                 .wrap(Authorize::new(Requirement::all_scopes(["orders:read"])))
 //!                 .wrap(auth)
 //!                 .to(|| async { HttpResponse::Ok().finish() }),
 //!         ),
@@ -170,7 +170,7 @@
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let issuer = TokenIssuer::new(Key::hmac(b"0123456789abcdef0123456789abcdef")?)?;
 //! let tokens = TokenService::new(issuer); // jwt-auth-redis shares the state
-//! let auth = JwtAuth::from(tokens.authenticator());
+//! let auth = JwtAuth::new(tokens.authenticator());
 //! let app = test::init_service(
 //!     App::new()
 //!         .app_data(web::Data::new(tokens))
@@ -199,7 +199,7 @@ mod authorize;
 mod extract;
 mod middleware;
 
-pub use authorize::{Authorize, AuthorizeMiddleware, RequirePermission, RequireRole, RequireScope};
+pub use authorize::{Authorize, AuthorizeMiddleware};
 pub use extract::{Claims, ClaimsRejection};
 pub use middleware::{JwtAuth, JwtAuthMiddleware};
 

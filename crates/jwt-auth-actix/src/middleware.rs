@@ -7,29 +7,50 @@ use std::rc::Rc;
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
 use actix_web::{Error, HttpMessage};
+use jwt_auth_core::Authenticator;
 use jwt_auth_core::adapter::{Allow, Decision};
 
 use crate::{ActixRequest, render};
 
-jwt_auth_core::__jwt_auth_middleware_type! {
-    /// Middleware that authenticates every request with a JWT.
-    ///
-    /// Requests with a valid token reach the handler with the verified token in
-    /// their extensions (read it with [`Claims<T>`](crate::Claims)). Others get the
-    /// RFC 6750 answer. Cheap to clone.
-    ///
-    /// ```
-    /// # fn main() -> Result<(), jwt_auth_actix::KeyError> {
-    /// use std::time::Duration;
-    /// use jwt_auth_actix::{JwtAuth, Key, TokenSource};
-    ///
-    /// let auth = JwtAuth::new(Key::hmac([7u8; 32])?)
-    ///     .issuer("https://auth.example.com")
-    ///     .audience("orders")
-    ///     .leeway(Duration::from_secs(30))
-    ///     .token_source(TokenSource::cookie("jwt"));
-    /// # let _ = auth; Ok(()) }
-    /// ```
+/// Middleware that authenticates every request with a JWT: the actix-web
+/// face of an [`Authenticator`], where every setting lives.
+///
+/// Requests with a valid token reach the handler with the verified token in
+/// their extensions (read it with [`Claims<T>`](crate::Claims)). Others get the
+/// RFC 6750 answer. Cheap to clone.
+///
+/// ```
+/// # fn main() -> Result<(), jwt_auth_actix::KeyError> {
+/// use std::time::Duration;
+/// use jwt_auth_actix::{Authenticator, JwtAuth, Key, TokenSource};
+///
+/// let key = Key::hmac([7u8; 32])?;
+/// let simple = JwtAuth::new(key.clone()); // keys alone: the secure defaults
+/// let auth = JwtAuth::new(
+///     Authenticator::new(key)
+///         .issuer("https://auth.example.com")
+///         .audience("orders")
+///         .leeway(Duration::from_secs(30))
+///         .token_source(TokenSource::cookie("jwt")),
+/// );
+/// # let _ = (simple, auth); Ok(()) }
+/// ```
+#[derive(Clone, Debug)]
+#[must_use]
+pub struct JwtAuth(Authenticator);
+
+impl JwtAuth {
+    /// The middleware for a configured [`Authenticator`], or for keys (a
+    /// [`Key`](crate::Key), a [`KeySet`](crate::KeySet), remote keys or an
+    /// [`Issuers`](crate::Issuers) map) with the secure defaults.
+    pub fn new(authenticator: impl Into<Authenticator>) -> Self {
+        Self(authenticator.into())
+    }
+
+    /// The authenticator that judges every request.
+    pub fn authenticator(&self) -> &Authenticator {
+        &self.0
+    }
 }
 
 impl<S, B> Transform<S, ServiceRequest> for JwtAuth
@@ -93,10 +114,7 @@ where
 
     fn call(&self, req: ServiceRequest) -> Self::Future {
         let view = ActixRequest::from_parts(req.headers(), req.query_string());
-        let decide = self
-            .auth
-            .authenticator
-            .decide(&view, self.auth.allow_anonymous);
+        let decide = self.auth.authenticator().decide(&view);
         let service = Rc::clone(&self.service);
         Box::pin(async move {
             let mut req = req;

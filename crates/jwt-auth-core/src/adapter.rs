@@ -16,7 +16,7 @@
 //! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
 //! let auth = Authenticator::new(Key::hmac([7u8; 32])?);
 //! let request = http::Request::get("/me").body(()).unwrap();
-//! match auth.decide(&request, false).await {
+//! match auth.decide(&request).await {
 //!     Decision::Allow(allow) => unreachable!("no token: {allow:?}"),
 //!     Decision::Refuse(refusal) => {
 //!         assert_eq!(refusal.status(), 401);
@@ -203,17 +203,17 @@ impl Refusal {
 
 impl Authenticator {
     /// Decides what to do with a request: authenticates it, applies
-    /// `allow_anonymous` (a request without a token goes through with no
-    /// claims; an invalid token is still refused), computes the claim
-    /// headers to forward, and renders a refusal (gRPC-aware).
+    /// [`allow_anonymous`](Authenticator::allow_anonymous) (a request without
+    /// a token goes through with no claims; an invalid token is still
+    /// refused), computes the claim headers to forward, and renders a
+    /// refusal (gRPC-aware).
     ///
     /// The returned future owns what it needs; it is ready at once unless
     /// remote keys must be fetched first.
-    pub fn decide<R: AuthRequest + ?Sized>(&self, req: &R, allow_anonymous: bool) -> Decide {
+    pub fn decide<R: AuthRequest + ?Sized>(&self, req: &R) -> Decide {
         Decide {
-            authenticate: self.authenticate_for(req, allow_anonymous),
+            authenticate: self.authenticate_for(req, self.allows_anonymous()),
             authenticator: self.clone(),
-            allow_anonymous,
             grpc: is_grpc(req),
         }
     }
@@ -254,7 +254,6 @@ impl Authenticator {
 pub struct Decide {
     authenticate: Authenticate,
     authenticator: Authenticator,
-    allow_anonymous: bool,
     grpc: bool,
 }
 
@@ -268,7 +267,7 @@ impl Future for Decide {
             Ok(Some(token)) => {
                 Decision::Allow(auth.allow(Authentication::verified(auth.clone(), token)))
             }
-            Ok(None) if self.allow_anonymous => {
+            Ok(None) if auth.allows_anonymous() => {
                 Decision::Allow(auth.allow(Authentication::anonymous(auth.clone())))
             }
             Ok(None) => Decision::Refuse(

@@ -12,7 +12,7 @@ use serde_json::{Map, Value};
 
 use crate::BoxFuture;
 use crate::cache::{Scope, TokenCache};
-use crate::error::{AuthError, AuthErrorKind, DefaultResponder, ErrorResponder, ErrorResponse};
+use crate::error::{AuthError, AuthErrorKind, ErrorResponder, ErrorResponse};
 use crate::forward::ClaimHeaders;
 use crate::json::{self, JsonError};
 use crate::jws::{CompactParts, JwsHeader};
@@ -72,7 +72,12 @@ struct Config {
     keys: KeySource,
     validation: Validation,
     sources: Vec<TokenSource>,
-    responder: Arc<dyn ErrorResponder>,
+    /// `realm` of the default answer.
+    realm: Option<Arc<str>>,
+    /// A custom answer; `None` is the RFC 6750 one.
+    responder: Option<Arc<dyn ErrorResponder>>,
+    /// Requests without a token go through, with no claims.
+    allow_anonymous: bool,
     store: Option<Arc<dyn RevocationStore>>,
     fail_open: bool,
     /// Verifies refresh tokens instead of refusing them (`TokenService`).
@@ -84,12 +89,35 @@ struct Config {
     forward: Option<Arc<ClaimHeaders>>,
 }
 
+/// An authenticator with the default settings, so that `JwtAuth::new` takes
+/// keys or a configured [`Authenticator`] alike.
+macro_rules! authenticator_from_keys {
+    ($($(#[$meta:meta])* $keys:ty),*) => {$(
+        $(#[$meta])*
+        impl From<$keys> for Authenticator {
+            fn from(keys: $keys) -> Self {
+                Self::new(keys)
+            }
+        }
+    )*};
+}
+
+authenticator_from_keys!(
+    Key,
+    crate::KeySet,
+    KeySource,
+    crate::Issuers,
+    #[cfg(feature = "remote")]
+    crate::RemoteJwks
+);
+
 impl fmt::Debug for Authenticator {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Authenticator")
             .field("keys", &self.inner.keys)
             .field("validation", &self.inner.validation)
             .field("sources", &self.inner.sources)
+            .field("allow_anonymous", &self.inner.allow_anonymous)
             .finish_non_exhaustive()
     }
 }
@@ -100,17 +128,14 @@ impl Authenticator {
     /// map — with the default [`Validation`] and the `Authorization: Bearer`
     /// source.
     pub fn new(keys: impl Into<KeySource>) -> Self {
-        Self::with_keys(keys)
-    }
-
-    /// Same as [`new`](Self::new).
-    pub fn with_keys(keys: impl Into<KeySource>) -> Self {
         Self {
             inner: Arc::new(Config {
                 keys: keys.into(),
                 validation: Validation::new(),
                 sources: vec![TokenSource::AuthorizationBearer],
-                responder: Arc::new(DefaultResponder::default()),
+                realm: None,
+                responder: None,
+                allow_anonymous: false,
                 store: None,
                 fail_open: false,
                 refresh_only: false,
@@ -206,19 +231,61 @@ impl Authenticator {
         self
     }
 
-    /// Adds `realm="..."` to every challenge (replaces a custom responder).
-    /// Defaults to no realm.
+    /// Adds `realm="..."` to every challenge of the default answer.
+    /// Defaults to no realm. Independent of
+    /// [`error_responder`](Self::error_responder): the order of the two
+    /// calls does not matter.
     #[must_use]
     pub fn realm(mut self, realm: impl Into<Arc<str>>) -> Self {
-        self.config().responder = Arc::new(DefaultResponder::with_realm(realm));
+        self.settings().realm = Some(realm.into());
         self
     }
 
-    /// Replaces the error response. Defaults to the RFC 6750 answer.
+    /// Replaces the error response. Defaults to the RFC 6750 answer (with the
+    /// [`realm`](Self::realm), if set); a custom responder builds the whole
+    /// answer (start from [`AuthError::response`] to keep the RFC 6750 one).
+    ///
+    /// ```
+    /// use jwt_auth_core::{Authenticator, AuthError, AuthErrorKind, Key};
+    ///
+    /// let auth = Authenticator::new(Key::hmac([7u8; 32])?)
+    ///     .realm("api")
+    ///     .error_responder(|err| {
+    ///         let mut answer = err.response(Some("api"));
+    ///         answer.body = format!(r#"{{"denied":"{}"}}"#, err.kind());
+    ///         answer
+    ///     });
+    /// let answer = auth.error_response(&AuthError::new(AuthErrorKind::Expired));
+    /// assert_eq!(answer.body, r#"{"denied":"expired"}"#);
+    /// # Ok::<(), jwt_auth_core::KeyError>(())
+    /// ```
     #[must_use]
-    pub fn error_responder(mut self, responder: impl ErrorResponder) -> Self {
-        self.config().responder = Arc::new(responder);
+    pub fn error_responder<F>(mut self, responder: F) -> Self
+    where
+        F: Fn(&AuthError) -> ErrorResponse + Send + Sync + 'static,
+    {
+        self.settings().responder = Some(Arc::new(responder));
         self
+    }
+
+    /// Lets requests without a token through, with no claims (handlers take
+    /// optional claims); an invalid token is still refused. Defaults to
+    /// requiring a token.
+    #[must_use]
+    pub fn allow_anonymous(mut self) -> Self {
+        self.settings().allow_anonymous = true;
+        self
+    }
+
+    /// Whether requests without a token go through.
+    pub fn allows_anonymous(&self) -> bool {
+        self.inner.allow_anonymous
+    }
+
+    /// The configuration, for a setting that does not change what verifies:
+    /// the verified-token cache is kept (shared with the original).
+    fn settings(&mut self) -> &mut Config {
+        Arc::make_mut(&mut self.inner)
     }
 
     /// Sets request headers from verified claims for the service behind
@@ -300,9 +367,13 @@ impl Authenticator {
         &self.inner.validation
     }
 
-    /// The response for `error`, from the configured responder.
+    /// The response for `error`: the custom responder's, or the RFC 6750
+    /// answer with the realm.
     pub fn error_response(&self, error: &AuthError) -> ErrorResponse {
-        self.inner.responder.respond(error)
+        match &self.inner.responder {
+            Some(responder) => responder.respond(error),
+            None => error.response(self.inner.realm.as_deref()),
+        }
     }
 
     /// Authenticates a request.
@@ -679,7 +750,7 @@ pub(crate) fn not_configured() -> Rejection {
          add the layer (axum) or wrap (actix-web) to this route"
     );
     let error = AuthError::new(AuthErrorKind::NotConfigured);
-    let response = DefaultResponder::default().respond(&error);
+    let response = error.response(None);
     Rejection { error, response }
 }
 

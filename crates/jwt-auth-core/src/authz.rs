@@ -291,63 +291,6 @@ fn lookup<'a>(map: &'a Map<String, Value>, path: &[String]) -> Option<&'a Value>
         .try_fold(map.get(first)?, |value, key| value.get(key))
 }
 
-/// Generates an adapter's `RequireRole` / `RequireScope` /
-/// `RequirePermission` constructors for its `Authorize` type, so both
-/// adapters offer the same names.
-#[doc(hidden)]
-#[macro_export]
-macro_rules! __jwt_auth_require_types {
-    ($authorize:ident) => {
-        /// Requires roles (the `roles` claim by default).
-        #[derive(Debug, Clone, Copy)]
-        pub struct RequireRole;
-
-        impl RequireRole {
-            /// At least one of these roles.
-            pub fn any(roles: impl IntoIterator<Item = impl Into<String>>) -> $authorize {
-                $authorize::new($crate::Requirement::any_role(roles))
-            }
-
-            /// Every one of these roles.
-            pub fn all(roles: impl IntoIterator<Item = impl Into<String>>) -> $authorize {
-                $authorize::new($crate::Requirement::all_roles(roles))
-            }
-        }
-
-        /// Requires OAuth scopes (`scope`, else `scp`).
-        #[derive(Debug, Clone, Copy)]
-        pub struct RequireScope;
-
-        impl RequireScope {
-            /// At least one of these scopes.
-            pub fn any(scopes: impl IntoIterator<Item = impl Into<String>>) -> $authorize {
-                $authorize::new($crate::Requirement::any_scope(scopes))
-            }
-
-            /// Every one of these scopes.
-            pub fn all(scopes: impl IntoIterator<Item = impl Into<String>>) -> $authorize {
-                $authorize::new($crate::Requirement::all_scopes(scopes))
-            }
-        }
-
-        /// Requires permissions (the `permissions` claim).
-        #[derive(Debug, Clone, Copy)]
-        pub struct RequirePermission;
-
-        impl RequirePermission {
-            /// At least one of these permissions.
-            pub fn any(permissions: impl IntoIterator<Item = impl Into<String>>) -> $authorize {
-                $authorize::new($crate::Requirement::any_permission(permissions))
-            }
-
-            /// Every one of these permissions.
-            pub fn all(permissions: impl IntoIterator<Item = impl Into<String>>) -> $authorize {
-                $authorize::new($crate::Requirement::all_permissions(permissions))
-            }
-        }
-    };
-}
-
 #[cfg(test)]
 mod tests {
     use super::strings;

@@ -6,7 +6,7 @@
 //! call [`Modify::modify`] on a document you build), then mark the routes
 //! that need a token with [`secure`]. OpenAPI 3.1 lets a security
 //! requirement list the roles a route needs for any scheme, so a route
-//! behind `RequireRole::any(["admin"])` documents `{"bearer_jwt": ["admin"]}`.
+//! behind `Authorize::new(Requirement::any_role(["admin"]))` documents `{"bearer_jwt": ["admin"]}`.
 //!
 //! ```
 //! use jwt_auth_core::Requirement;

@@ -19,19 +19,20 @@ use crate::service::{ResponseBody, refused};
 ///
 /// Without a token the answer is 401; with a token that fails the
 /// requirement, 403 `insufficient_scope` (on a gRPC request, `UNAUTHENTICATED`
-/// and `PERMISSION_DENIED`: see [`grpc`](crate::grpc)). Build it with [`RequireRole`],
-/// [`RequireScope`], [`RequirePermission`] or [`Authorize::new`].
+/// and `PERMISSION_DENIED`: see [`grpc`](crate::grpc)). Build it with
+/// [`Authorize::new`] from a [`Requirement`](crate::Requirement) (roles,
+/// scopes, permissions, or a predicate).
 ///
 /// ```
 /// use axum::{Router, routing::get};
-/// use jwt_auth_tower::{Authorize, JwtAuth, Key, RequireRole, Requirement};
+/// use jwt_auth_tower::{Authorize, JwtAuth, Key, Requirement};
 ///
 /// # fn main() -> Result<(), jwt_auth_tower::KeyError> {
 /// let auth = JwtAuth::new(Key::hmac([7u8; 32])?);
 /// // One requirement per route (a `Router::route_layer` would also cover
 /// // the routes added before it).
 /// let app: Router = Router::new()
-///     .route("/admin", get(|| async { "admin" }).route_layer(RequireRole::any(["admin"])))
+///     .route("/admin", get(|| async { "admin" }).route_layer(Authorize::new(Requirement::any_role(["admin"]))))
 ///     .route("/reports", get(|| async { "reports" }).route_layer(Authorize::new(
 ///         Requirement::any_role(["analyst"]).from_claim("realm_access.roles"),
 ///     )))
@@ -49,8 +50,6 @@ impl Authorize {
         Self { requirement }
     }
 }
-
-jwt_auth_core::__jwt_auth_require_types!(Authorize);
 
 impl<S> Layer<S> for Authorize {
     type Service = AuthorizeService<S>;

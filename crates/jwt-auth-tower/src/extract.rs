@@ -7,28 +7,35 @@ use http::request::Parts;
 use jwt_auth_core::{AuthError, Authentication, Rejection};
 use serde::de::DeserializeOwned;
 
-jwt_auth_core::__jwt_auth_claims_type! {
-    /// The verified claims of the request, deserialized into `T`.
-    ///
-    /// - `Claims<T>`: requires a verified token. Without one (a route with
-    ///   [`allow_anonymous`](crate::JwtAuth::allow_anonymous)) the answer is 401.
-    /// - `Option<Claims<T>>`: `None` when the request had no token.
-    ///
-    /// On a route without the [`JwtAuth`](crate::JwtAuth) layer, both answer 500
-    /// and log an error: a misconfiguration is never silently anonymous.
-    ///
-    /// ```
-    /// use jwt_auth_tower::{Claims, DefaultClaims};
-    /// use serde::Deserialize;
-    ///
-    /// #[derive(Deserialize)]
-    /// struct MyClaims { sub: String, roles: Vec<String> }
-    ///
-    /// async fn admin(Claims(c): Claims<MyClaims>) -> String { c.roles.join(",") }
-    /// async fn greet(claims: Option<Claims<DefaultClaims>>) -> &'static str {
-    ///     if claims.is_some() { "hello, member" } else { "hello, stranger" }
-    /// }
-    /// ```
+/// The verified claims of the request, deserialized into `T`.
+///
+/// - `Claims<T>`: requires a verified token. Without one (a route with
+///   [`allow_anonymous`](crate::Authenticator::allow_anonymous)) the answer is 401.
+/// - `Option<Claims<T>>`: `None` when the request had no token.
+///
+/// On a route without the [`JwtAuth`](crate::JwtAuth) layer, both answer 500
+/// and log an error: a misconfiguration is never silently anonymous.
+///
+/// ```
+/// use jwt_auth_tower::{Claims, DefaultClaims};
+/// use serde::Deserialize;
+///
+/// #[derive(Deserialize)]
+/// struct MyClaims { sub: String, roles: Vec<String> }
+///
+/// async fn admin(Claims(c): Claims<MyClaims>) -> String { c.roles.join(",") }
+/// async fn greet(claims: Option<Claims<DefaultClaims>>) -> &'static str {
+///     if claims.is_some() { "hello, member" } else { "hello, stranger" }
+/// }
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Claims<T = jwt_auth_core::DefaultClaims>(pub T);
+
+impl<T> std::ops::Deref for Claims<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
 }
 
 impl<T, S> FromRequestParts<S> for Claims<T>

@@ -1,9 +1,7 @@
 //! gRPC: the same layers on a tonic server, answering gRPC status codes.
 //!
-//! [`JwtAuth`](crate::JwtAuth) and [`Authorize`](crate::Authorize) (with
-//! [`RequireRole`](crate::RequireRole), [`RequireScope`](crate::RequireScope),
-//! [`RequirePermission`](crate::RequirePermission)) work unchanged as layers of
-//! a tonic server. When a request is gRPC (its `content-type` is
+//! [`JwtAuth`](crate::JwtAuth) and [`Authorize`](crate::Authorize) work
+//! unchanged as layers of a tonic server. When a request is gRPC (its `content-type` is
 //! `application/grpc` or `application/grpc+...`), a refusal is a gRPC
 //! "trailers-only" response instead of the RFC 6750 HTTP answer:
 //!
@@ -17,8 +15,8 @@
 //!   content;
 //! - `www-authenticate`: the RFC 6750 challenge the HTTP answer would carry
 //!   (clients see it as metadata, as behind Envoy's `jwt_authn`), from the
-//!   configured [`realm`](crate::JwtAuth::realm) and
-//!   [`error_responder`](crate::JwtAuth::error_responder). The responder's
+//!   configured [`realm`](crate::Authenticator::realm) and
+//!   [`error_responder`](crate::Authenticator::error_responder). The responder's
 //!   status and body are not used: gRPC clients read the status only.
 //!
 //! Requests that are not gRPC keep the HTTP answers, so one layer can guard a
@@ -46,20 +44,20 @@
 //! #         + NamedService + Clone + Send + Sync + 'static,
 //! #     A::Future: Send + 'static,
 //! # {
-//! use jwt_auth_tower::{JwtAuth, Key, RequireRole};
+//! use jwt_auth_tower::{Authenticator, Authorize, JwtAuth, Key, Requirement};
 //! use tonic::service::LayerExt as _;
 //! use tonic::transport::Server;
 //!
-//! let auth = JwtAuth::new(Key::hmac(b"0123456789abcdef0123456789abcdef")?)
+//! let auth = JwtAuth::new(Authenticator::new(Key::hmac(b"0123456789abcdef0123456789abcdef")?)
 //!     .issuer("https://auth.example.com")
-//!     .audience("orders");
+//!     .audience("orders"));
 //! Server::builder()
 //!     // Every method, known or not: UNAUTHENTICATED without a valid token.
 //!     .layer(auth)
 //!     // `greeter_server` is a generated `GreeterServer::new(MyGreeter)`.
 //!     .add_service(greeter_server)
 //!     // One service only: PERMISSION_DENIED without the `admin` role.
-//!     .add_service(RequireRole::any(["admin"]).named_layer(admin_server))
+//!     .add_service(Authorize::new(Requirement::any_role(["admin"])).named_layer(admin_server))
 //!     .serve("127.0.0.1:50051".parse()?)
 //!     .await?;
 //! # Ok(()) }
@@ -143,7 +141,7 @@ pub fn tonic_status(error: &AuthError) -> tonic::Status {
 ///
 /// Every refusal is a [`tonic::Status`] made by [`tonic_status`]:
 /// `UNAUTHENTICATED` for an anonymous request (a server layered with
-/// [`allow_anonymous`](crate::JwtAuth::allow_anonymous)) or claims of the
+/// [`allow_anonymous`](crate::Authenticator::allow_anonymous)) or claims of the
 /// wrong shape, `PERMISSION_DENIED` for a failed requirement, and `INTERNAL`
 /// (logged) when no `JwtAuth` layer ran: a misconfiguration is never silently
 /// anonymous. See the [module docs](self) for an example.
@@ -214,7 +212,7 @@ mod tests {
     use tower::{Layer as _, ServiceExt as _};
 
     use super::*;
-    use crate::{JwtAuth, Key, RequireRole};
+    use crate::{Authorize, JwtAuth, Key, Requirement};
 
     const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef";
 
@@ -283,7 +281,8 @@ mod tests {
 
     #[tokio::test]
     async fn grpc_request_with_bad_token_is_unauthenticated() {
-        let service = auth().realm("api").layer(tower::service_fn(inner));
+        let realm = crate::Authenticator::new(Key::hmac(SECRET).expect("a 32-byte secret"));
+        let service = JwtAuth::new(realm.realm("api")).layer(tower::service_fn(inner));
         let response = service
             .oneshot(request(Some("application/grpc+proto"), Some("not.a.token")))
             .await
@@ -344,7 +343,11 @@ mod tests {
 
     #[tokio::test]
     async fn failed_requirement_is_permission_denied_on_grpc_and_403_on_http() {
-        let service = || auth().layer(RequireRole::any(["admin"]).layer(tower::service_fn(inner)));
+        let service = || {
+            auth().layer(
+                Authorize::new(Requirement::any_role(["admin"])).layer(tower::service_fn(inner)),
+            )
+        };
         let user = token(json!({"sub": "bob", "roles": ["user"]}));
 
         let response = service()
@@ -381,7 +384,8 @@ mod tests {
 
     #[tokio::test]
     async fn requirement_without_the_layer_is_internal() {
-        let service = RequireRole::any(["admin"]).layer(tower::service_fn(inner));
+        let service =
+            Authorize::new(Requirement::any_role(["admin"])).layer(tower::service_fn(inner));
         let response = service
             .oneshot(request(Some("application/grpc"), None))
             .await

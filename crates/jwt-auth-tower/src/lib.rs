@@ -5,7 +5,7 @@
 //!
 //! ```
 //! use axum::{Router, routing::get};
-//! use jwt_auth_tower::{Claims, DefaultClaims, JwtAuth, Key};
+//! use jwt_auth_tower::{Authenticator, Claims, DefaultClaims, JwtAuth, Key};
 //! use tower::ServiceExt;
 //!
 //! async fn me(Claims(claims): Claims<DefaultClaims>) -> String {
@@ -17,11 +17,11 @@
 //! let key = Key::hmac(b"0123456789abcdef0123456789abcdef")?;
 //! let app = Router::new()
 //!     .route("/me", get(me))
-//!     .layer(JwtAuth::new(key.clone()).issuer("https://auth.example.com"));
+//!     .layer(JwtAuth::new(Authenticator::new(key.clone()).issuer("https://auth.test")));
 //!
 //! let exp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs() + 600;
 //! let token = key.encode(&serde_json::json!({
-//!     "sub": "alice", "iss": "https://auth.example.com", "exp": exp
+//!     "sub": "alice", "iss": "https://auth.test", "exp": exp
 //! }))?;
 //!
 //! let ok = http::Request::get("/me")
@@ -37,7 +37,7 @@
 //! ```
 //!
 //! - [`JwtAuth`] is the [`Layer`](tower_layer::Layer); put it on a router, a
-//!   nested router or a single route. [`JwtAuth::allow_anonymous`] lets requests
+//!   nested router or a single route. [`Authenticator::allow_anonymous`] lets requests
 //!   without a token through.
 //! - Handlers take [`Claims<T>`] for any `T: DeserializeOwned`, or
 //!   `Option<Claims<T>>` where a token is optional (feature `axum`, on by
@@ -61,7 +61,7 @@
 //! The same layers guard a tonic server: `Server::builder().layer(JwtAuth::new(key))`.
 //! On gRPC requests a refusal is a gRPC status instead of an HTTP 401/403 —
 //! `UNAUTHENTICATED` (16) without a valid token, `PERMISSION_DENIED` (7) when
-//! a [`RequireRole`]/[`RequireScope`]/[`RequirePermission`] requirement fails —
+//! an [`Authorize`] requirement fails —
 //! sent "trailers-only" with `grpc-status` and `grpc-message`. Handlers read
 //! the claims with `TonicRequestExt` (feature `tonic`):
 //! `let claims: MyClaims = request.claims()?;`. See [`grpc`].
@@ -76,7 +76,7 @@
 //! # #[cfg(feature = "reqwest")]
 //! # mod example {
 //! use axum::{Router, routing::get};
-//! use jwt_auth_tower::{Claims, DefaultClaims, JwtAuth, RemoteJwks};
+//! use jwt_auth_tower::{Authenticator, Claims, DefaultClaims, JwtAuth, RemoteJwks};
 //!
 //! #[tokio::main]
 //! async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -87,10 +87,10 @@
 //!             c.sub().unwrap_or_default().to_owned()
 //!         }))
 //!         .layer(
-//!             JwtAuth::new(keys)
+//!             JwtAuth::new(Authenticator::new(keys)
 //!                 .issuer("https://idp.example.com")
 //!                 .audience("orders-api")
-//!                 .typ("at+jwt"), // RFC 9068 access tokens
+//!                 .typ("at+jwt")), // RFC 9068 access tokens
 //!         );
 //!     let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
 //!     axum::serve(listener, app).await?;
@@ -104,7 +104,7 @@
 //!
 //! ```
 //! use axum::{Router, routing::get};
-//! use jwt_auth_tower::{JwtAuth, Key, RequireRole, RequireScope};
+//! use jwt_auth_tower::{Authorize, JwtAuth, Key, Requirement};
 //! use tower::ServiceExt;
 //!
 //! # #[tokio::main(flavor = "current_thread")]
@@ -114,9 +114,9 @@
 //! // cover every route added before it).
 //! let app = Router::new()
 //!     .route("/admin", get(|| async { "admin" })
-//!         .route_layer(RequireRole::any(["admin"])))         // `roles` claim
+//!         .route_layer(Authorize::new(Requirement::any_role(["admin"]))))         // `roles` claim
 //!     .route("/orders", get(|| async { "orders" })
-//!         .route_layer(RequireScope::all(["orders:read"])))  // `scope` or `scp`
+//!         .route_layer(Authorize::new(Requirement::all_scopes(["orders:read"]))))  // `scope` or `scp`
 //!     .layer(JwtAuth::new(key.clone()));                      // runs first
 //!
 //! let exp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs() + 600;
@@ -175,7 +175,7 @@
 //! let tokens = Arc::new(TokenService::new(issuer)); // jwt-auth-redis shares the state
 //! let app = Router::new()
 //!     .route("/me", get(|| async { "me" }))
-//!     .route_layer(JwtAuth::from(tokens.authenticator()))
+//!     .route_layer(JwtAuth::new(tokens.authenticator()))
 //!     .route("/login", post(login))
 //!     .route("/refresh", post(refresh))
 //!     .with_state(tokens);
@@ -204,9 +204,7 @@ pub mod grpc;
 mod layer;
 mod service;
 
-pub use authorize::{
-    Authorize, AuthorizeFuture, AuthorizeService, RequirePermission, RequireRole, RequireScope,
-};
+pub use authorize::{Authorize, AuthorizeFuture, AuthorizeService};
 #[cfg(feature = "axum")]
 #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 pub use extract::{Claims, ClaimsRejection};

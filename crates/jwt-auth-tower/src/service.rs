@@ -46,10 +46,7 @@ where
     }
 
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
-        let decide = self
-            .auth
-            .authenticator
-            .decide(&req, self.auth.allow_anonymous);
+        let decide = self.auth.authenticator().decide(&req);
         // Use the service that was driven to readiness; leave a fresh clone behind.
         let clone = self.inner.clone();
         let inner = std::mem::replace(&mut self.inner, clone);

@@ -87,8 +87,9 @@ async fn main() -> std::io::Result<()> {
     demo_support::init_tracing();
     demo_support::init_metrics();
     let config = demo_support::config_or_exit().await;
-    let auth = JwtAuth::from(config.authenticator);
-    let authenticator = web::Data::new(auth.authenticator().clone());
+    let auth = JwtAuth::new(config.authenticator.clone());
+    let anonymous = JwtAuth::new(config.authenticator.clone().allow_anonymous());
+    let authenticator = web::Data::new(config.authenticator);
     let tokens = web::Data::new(config.tokens);
     let head_timeout = config.head_timeout;
     let server = HttpServer::new(move || {
@@ -118,7 +119,7 @@ async fn main() -> std::io::Result<()> {
             )
             .service(
                 web::resource("/optional")
-                    .wrap(auth.clone().allow_anonymous())
+                    .wrap(anonymous.clone())
                     .route(web::get().to(optional)),
             )
     })

@@ -83,6 +83,7 @@ fn render(reply: DemoReply) -> Response {
 /// The demo's routes, authenticated by `auth`.
 fn app(auth: JwtAuth, tokens: Option<TokenService>) -> Router {
     let authenticator = auth.authenticator().clone();
+    let anonymous = JwtAuth::new(authenticator.clone().allow_anonymous());
     Router::new()
         .route(
             "/health",
@@ -107,7 +108,7 @@ fn app(auth: JwtAuth, tokens: Option<TokenService>) -> Router {
         .merge(
             Router::new()
                 .route("/optional", get(optional))
-                .route_layer(auth.allow_anonymous()),
+                .route_layer(anonymous),
         )
         .with_state(tokens)
 }
@@ -155,6 +156,6 @@ async fn main() -> std::io::Result<()> {
     {
         println!("{}", config.banner);
     }
-    let app = app(JwtAuth::from(config.authenticator), config.tokens);
+    let app = app(JwtAuth::new(config.authenticator), config.tokens);
     serve(listener, app, config.head_timeout).await
 }

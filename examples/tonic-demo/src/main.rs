@@ -61,7 +61,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!("{}", tonic_demo::banner(&config.banner));
     }
     Server::builder()
-        .layer(JwtAuth::from(config.authenticator))
+        .layer(JwtAuth::new(config.authenticator))
         .add_service(demo)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
