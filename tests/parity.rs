@@ -861,6 +861,56 @@ fn cases() -> Vec<Case> {
         Expect::Ok,
     );
 
+    // --- typed claims, optional claims, no middleware (the same on both) ---------------------
+    let typed = || TestRequest::get("/typed");
+    let typed_optional = || TestRequest::get("/typed-optional");
+    let fits = hs(&claims(json!({"roles": ["user"]})));
+    add(
+        "typed claims: a token that fits",
+        &hs_auth,
+        typed().bearer(&fits),
+        Expect::Ok,
+    );
+    add(
+        "typed claims: a validly signed token of the wrong shape",
+        &hs_auth,
+        typed().bearer(&good),
+        Expect::Invalid,
+    );
+    add("typed claims: no token", &hs_auth, typed(), Expect::Missing);
+    add(
+        "typed optional claims: a token that fits",
+        &hs_auth,
+        typed_optional().bearer(&fits),
+        Expect::Ok,
+    );
+    add(
+        "typed optional claims: a validly signed token of the wrong shape",
+        &hs_auth,
+        typed_optional().bearer(&good),
+        Expect::Invalid,
+    );
+    add(
+        "typed optional claims: no token",
+        &hs_auth,
+        typed_optional(),
+        Expect::Anonymous,
+    );
+    for (what, req) in [
+        ("no token", TestRequest::get("/bare-optional")),
+        (
+            "a valid token",
+            TestRequest::get("/bare-optional").bearer(&good),
+        ),
+    ] {
+        add(
+            &format!("optional claims without the middleware, {what}: 500"),
+            &hs_auth,
+            req,
+            Expect::NotConfigured,
+        );
+    }
+
     // --- token sources ---------------------------------------------------------------------------------------------------
     let cookie_auth = hs_auth.clone().token_source(TokenSource::cookie("jwt"));
     add(

@@ -77,6 +77,22 @@ impl Reply {
     }
 }
 
+/// Claims with required members, for the typed-extractor cases: a validly
+/// signed token without `roles` does not fit.
+#[derive(Debug, serde::Deserialize, serde::Serialize)]
+pub struct Typed {
+    pub sub: String,
+    pub roles: Vec<String>,
+}
+
+fn typed_body(claims: Option<&Typed>) -> Value {
+    claims_body(
+        claims
+            .map(|c| serde_json::to_value(c).unwrap_or_default())
+            .as_ref(),
+    )
+}
+
 fn claims_body(claims: Option<&Value>) -> Value {
     match claims {
         Some(c) => serde_json::json!({"authenticated": true, "claims": c}),
@@ -86,16 +102,37 @@ fn claims_body(claims: Option<&Value>) -> Value {
 
 /// Sends `req` through an axum router: `/me` requires a token, `/admin` the
 /// role `admin`, `/optional` allows anonymous requests, `/bare` has no
-/// middleware.
+/// middleware; `/typed` and `/typed-optional` extract [`Typed`] claims, and
+/// `/bare-optional` takes optional claims without middleware.
 pub async fn via_axum(auth: &Authenticator, req: &TestRequest) -> Reply {
-    use jwt_auth_tower::{Authorize, Claims, JwtAuth, Requirement};
+    use jwt_auth_tower::{Authorize, Claims, JwtAuth, OptionalClaims, Requirement};
     let layer = JwtAuth::new(auth.clone());
     let app = Router::new()
         .route(
             "/me",
             get(|Claims(c): Claims<Value>| async move { axum::Json(claims_body(Some(&c))) }),
         )
+        .route(
+            "/typed",
+            get(|Claims(c): Claims<Typed>| async move { axum::Json(typed_body(Some(&c))) }),
+        )
         .route_layer(layer.clone())
+        .merge(
+            Router::new()
+                .route(
+                    "/typed-optional",
+                    get(|OptionalClaims(c): OptionalClaims<Typed>| async move {
+                        axum::Json(typed_body(c.as_ref()))
+                    }),
+                )
+                .route_layer(JwtAuth::new(auth.clone().allow_anonymous())),
+        )
+        .route(
+            "/bare-optional",
+            get(|OptionalClaims(c): OptionalClaims<Value>| async move {
+                axum::Json(claims_body(c.as_ref()))
+            }),
+        )
         .merge(
             Router::new()
                 .route(
@@ -150,10 +187,30 @@ pub async fn via_axum(auth: &Authenticator, req: &TestRequest) -> Reply {
 
 /// Sends `req` through an actix-web app with the same routes as [`via_axum`].
 pub async fn via_actix(auth: &Authenticator, req: &TestRequest) -> Reply {
-    use jwt_auth_actix::{Authorize, Claims, JwtAuth, Requirement};
+    use jwt_auth_actix::{Authorize, Claims, JwtAuth, OptionalClaims, Requirement};
     let mw = JwtAuth::new(auth.clone());
     let app = actix_test::init_service(
         App::new()
+            .service(web::resource("/typed").wrap(mw.clone()).route(
+                web::get().to(|Claims(c): Claims<Typed>| async move {
+                    HttpResponse::Ok().json(typed_body(Some(&c)))
+                }),
+            ))
+            .service(
+                web::resource("/typed-optional")
+                    .wrap(JwtAuth::new(auth.clone().allow_anonymous()))
+                    .route(
+                        web::get().to(|OptionalClaims(c): OptionalClaims<Typed>| async move {
+                            HttpResponse::Ok().json(typed_body(c.as_ref()))
+                        }),
+                    ),
+            )
+            .route(
+                "/bare-optional",
+                web::get().to(|OptionalClaims(c): OptionalClaims<Value>| async move {
+                    HttpResponse::Ok().json(claims_body(c.as_ref()))
+                }),
+            )
             .service(
                 web::resource("/admin")
                     .wrap(Authorize::new(Requirement::any_role(["admin"])))

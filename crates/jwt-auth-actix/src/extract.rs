@@ -13,20 +13,21 @@ use crate::render;
 ///
 /// - `Claims<T>`: requires a verified token. Without one (a scope with
 ///   [`allow_anonymous`](crate::Authenticator::allow_anonymous)) the answer is 401.
-/// - `Option<Claims<T>>`: `None` when the request had no token.
+/// - [`OptionalClaims<T>`]: `None` when the request had no token (not
+///   `Option<Claims<T>>`, which actix-web turns into `None` on any error).
 ///
-/// On a route without the [`JwtAuth`](crate::JwtAuth) middleware, `Claims<T>`
-/// answers 500 and logs an error.
+/// On a route without the [`JwtAuth`](crate::JwtAuth) middleware, both answer
+/// 500 and log an error: a misconfiguration is never silently anonymous.
 ///
 /// ```
-/// use jwt_auth_actix::{Claims, DefaultClaims};
+/// use jwt_auth_actix::{Claims, DefaultClaims, OptionalClaims};
 /// use serde::Deserialize;
 ///
 /// #[derive(Deserialize)]
 /// struct MyClaims { sub: String, roles: Vec<String> }
 ///
 /// async fn admin(Claims(c): Claims<MyClaims>) -> String { c.roles.join(",") }
-/// async fn greet(claims: Option<Claims<DefaultClaims>>) -> &'static str {
+/// async fn greet(OptionalClaims(claims): OptionalClaims<DefaultClaims>) -> &'static str {
 ///     if claims.is_some() { "hello, member" } else { "hello, stranger" }
 /// }
 /// ```
@@ -49,6 +50,40 @@ impl<T: DeserializeOwned> FromRequest for Claims<T> {
         ready(
             jwt_auth_core::required_claims(extensions.get::<Authentication>())
                 .map(Claims)
+                .map_err(ClaimsRejection),
+        )
+    }
+}
+
+/// The verified claims deserialized into `T`, or `None` when the request
+/// had no token (a scope whose authenticator
+/// [`allow_anonymous`](crate::Authenticator::allow_anonymous)).
+///
+/// Use it instead of `Option<Claims<T>>`: actix-web's blanket
+/// `Option<T>` extractor turns every error into `None`, so a token of the
+/// wrong shape would look anonymous and a missing middleware would go
+/// unnoticed. `OptionalClaims<T>` answers 401 for the first and 500 (logged)
+/// for the second, exactly as on axum.
+///
+/// ```
+/// use jwt_auth_actix::{DefaultClaims, OptionalClaims};
+///
+/// async fn greet(OptionalClaims(claims): OptionalClaims<DefaultClaims>) -> &'static str {
+///     if claims.is_some() { "hello, member" } else { "hello, stranger" }
+/// }
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OptionalClaims<T = jwt_auth_core::DefaultClaims>(pub Option<T>);
+
+impl<T: DeserializeOwned> FromRequest for OptionalClaims<T> {
+    type Error = ClaimsRejection;
+    type Future = Ready<Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _payload: &mut Payload) -> Self::Future {
+        let extensions = req.extensions();
+        ready(
+            jwt_auth_core::optional_claims(extensions.get::<Authentication>())
+                .map(OptionalClaims)
                 .map_err(ClaimsRejection),
         )
     }

@@ -200,7 +200,7 @@ mod extract;
 mod middleware;
 
 pub use authorize::{Authorize, AuthorizeMiddleware};
-pub use extract::{Claims, ClaimsRejection};
+pub use extract::{Claims, ClaimsRejection, OptionalClaims};
 pub use middleware::{JwtAuth, JwtAuthMiddleware};
 
 #[cfg(feature = "utoipa")]

@@ -11,7 +11,8 @@ use serde::de::DeserializeOwned;
 ///
 /// - `Claims<T>`: requires a verified token. Without one (a route with
 ///   [`allow_anonymous`](crate::Authenticator::allow_anonymous)) the answer is 401.
-/// - `Option<Claims<T>>`: `None` when the request had no token.
+/// - `Option<Claims<T>>` or [`OptionalClaims<T>`] (the same on actix-web):
+///   `None` when the request had no token; a token of the wrong shape is 401.
 ///
 /// On a route without the [`JwtAuth`](crate::JwtAuth) layer, both answer 500
 /// and log an error: a misconfiguration is never silently anonymous.
@@ -65,6 +66,38 @@ where
     ) -> Result<Option<Self>, Self::Rejection> {
         jwt_auth_core::optional_claims(parts.extensions.get::<Authentication>())
             .map(|c| c.map(Claims))
+            .map_err(ClaimsRejection)
+    }
+}
+
+/// The verified claims deserialized into `T`, or `None` when the request
+/// had no token (a route whose authenticator
+/// [`allow_anonymous`](crate::Authenticator::allow_anonymous)). A token of the
+/// wrong shape answers 401; a route without the layer, 500 (logged). The
+/// same extractor, with the same answers, exists on actix-web, where
+/// `Option<Claims<T>>` cannot give them; on axum `Option<Claims<T>>` answers
+/// alike.
+///
+/// ```
+/// use jwt_auth_tower::{DefaultClaims, OptionalClaims};
+///
+/// async fn greet(OptionalClaims(claims): OptionalClaims<DefaultClaims>) -> &'static str {
+///     if claims.is_some() { "hello, member" } else { "hello, stranger" }
+/// }
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OptionalClaims<T = jwt_auth_core::DefaultClaims>(pub Option<T>);
+
+impl<T, S> FromRequestParts<S> for OptionalClaims<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = ClaimsRejection;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        jwt_auth_core::optional_claims(parts.extensions.get::<Authentication>())
+            .map(OptionalClaims)
             .map_err(ClaimsRejection)
     }
 }

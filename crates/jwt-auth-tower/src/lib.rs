@@ -207,7 +207,7 @@ mod service;
 pub use authorize::{Authorize, AuthorizeFuture, AuthorizeService};
 #[cfg(feature = "axum")]
 #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
-pub use extract::{Claims, ClaimsRejection};
+pub use extract::{Claims, ClaimsRejection, OptionalClaims};
 #[cfg(feature = "tonic")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tonic")))]
 pub use grpc::{TonicRequestExt, tonic_status};

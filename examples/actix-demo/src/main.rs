@@ -5,7 +5,8 @@ use actix_web::http::header::SET_COOKIE;
 use actix_web::{App, HttpMessage, HttpRequest, HttpResponse, HttpServer, web};
 use demo_support::DemoReply;
 use jwt_auth_actix::{
-    ActixRequest, Authentication, Authenticator, Authorize, Claims, JwtAuth, TokenService,
+    ActixRequest, Authentication, Authenticator, Authorize, Claims, JwtAuth, OptionalClaims,
+    TokenService,
 };
 use serde_json::Value;
 
@@ -19,8 +20,8 @@ async fn me(Claims(claims): Claims<Value>) -> HttpResponse {
     HttpResponse::Ok().json(claims)
 }
 
-async fn optional(claims: Option<Claims<Value>>) -> HttpResponse {
-    HttpResponse::Ok().json(demo_support::optional_body(claims.as_ref().map(|c| &c.0)))
+async fn optional(OptionalClaims(claims): OptionalClaims<Value>) -> HttpResponse {
+    HttpResponse::Ok().json(demo_support::optional_body(claims.as_ref()))
 }
 
 async fn admin(Claims(claims): Claims<Value>) -> HttpResponse {

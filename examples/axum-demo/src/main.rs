@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use demo_support::DemoReply;
-use jwt_auth_tower::{Authentication, Authorize, Claims, JwtAuth, TokenService};
+use jwt_auth_tower::{Authentication, Authorize, Claims, JwtAuth, OptionalClaims, TokenService};
 use serde_json::Value;
 
 type Tokens = State<Option<TokenService>>;
@@ -16,8 +16,8 @@ async fn me(Claims(claims): Claims<Value>) -> Json<Value> {
     Json(claims)
 }
 
-async fn optional(claims: Option<Claims<Value>>) -> Json<Value> {
-    Json(demo_support::optional_body(claims.as_ref().map(|c| &c.0)))
+async fn optional(OptionalClaims(claims): OptionalClaims<Value>) -> Json<Value> {
+    Json(demo_support::optional_body(claims.as_ref()))
 }
 
 async fn admin(Claims(claims): Claims<Value>) -> Json<Value> {
