@@ -485,7 +485,7 @@ async fn oversized_documents_are_refused() {
 /// wrapped to count its calls, as a proxy or custom-CA client would be).
 #[actix_web::test]
 async fn a_user_supplied_http_client_is_used() {
-    use jwt_auth_core::{BoxFuture, FetchError, HttpClient, HttpResponse};
+    use jwt_auth_core::{BoxFuture, FetchError, FetchResponse, HttpClient};
 
     struct Counting {
         inner: reqwest::Client,
@@ -496,7 +496,7 @@ async fn a_user_supplied_http_client_is_used() {
             &'a self,
             url: &'a str,
             max_body: usize,
-        ) -> BoxFuture<'a, Result<HttpResponse, FetchError>> {
+        ) -> BoxFuture<'a, Result<FetchResponse, FetchError>> {
             self.calls.fetch_add(1, Ordering::SeqCst);
             self.inner.fetch(url, max_body)
         }

@@ -13,8 +13,9 @@ use std::pin::pin;
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, UNIX_EPOCH};
 
+use jwt_auth_core::adapter::extract_token;
 use jwt_auth_core::test_util::forge_signed;
-use jwt_auth_core::{AuthErrorKind, Authenticator, Key, KeySet, TokenSource, extract_token};
+use jwt_auth_core::{AuthErrorKind, Authenticator, Key, KeySet, TokenSource};
 use jwt_auth_tests::NOW;
 use serde_json::json;
 

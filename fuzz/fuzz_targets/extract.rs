@@ -11,7 +11,8 @@
 use std::sync::LazyLock;
 
 use http::HeaderValue;
-use jwt_auth_core::{AuthErrorKind, TokenSource, extract_token};
+use jwt_auth_core::{AuthErrorKind, TokenSource};
+use jwt_auth_core::adapter::{extract_token};
 use libfuzzer_sys::fuzz_target;
 
 type Found = Result<Option<String>, AuthErrorKind>;
@@ -100,7 +101,7 @@ fn trim(mut v: &[u8]) -> &[u8] {
     v
 }
 
-fn run<R: jwt_auth_core::AuthRequest + ?Sized>(
+fn run<R: jwt_auth_core::adapter::AuthRequest + ?Sized>(
     sources: &[TokenSource],
     req: &R,
     max_len: usize,

@@ -4,7 +4,8 @@ use std::future::{Ready, ready};
 
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse, ResponseError};
-use jwt_auth_core::{AuthError, Authentication, Rejection};
+use jwt_auth_core::adapter::Rejection;
+use jwt_auth_core::{AuthError, Authentication};
 use serde::de::DeserializeOwned;
 
 use crate::render;
@@ -48,7 +49,7 @@ impl<T: DeserializeOwned> FromRequest for Claims<T> {
     fn from_request(req: &HttpRequest, _payload: &mut Payload) -> Self::Future {
         let extensions = req.extensions();
         ready(
-            jwt_auth_core::required_claims(extensions.get::<Authentication>())
+            jwt_auth_core::adapter::required_claims(extensions.get::<Authentication>())
                 .map(Claims)
                 .map_err(ClaimsRejection),
         )
@@ -82,7 +83,7 @@ impl<T: DeserializeOwned> FromRequest for OptionalClaims<T> {
     fn from_request(req: &HttpRequest, _payload: &mut Payload) -> Self::Future {
         let extensions = req.extensions();
         ready(
-            jwt_auth_core::optional_claims(extensions.get::<Authentication>())
+            jwt_auth_core::adapter::optional_claims(extensions.get::<Authentication>())
                 .map(OptionalClaims)
                 .map_err(ClaimsRejection),
         )

@@ -242,7 +242,7 @@ impl<'a> ActixRequest<'a> {
     }
 }
 
-impl jwt_auth_core::AuthRequest for ActixRequest<'_> {
+impl jwt_auth_core::adapter::AuthRequest for ActixRequest<'_> {
     fn for_each_header(&self, name: &str, f: &mut dyn FnMut(&[u8])) {
         for value in self.headers.get_all(name) {
             f(value.as_bytes());

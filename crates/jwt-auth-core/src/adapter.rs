@@ -33,10 +33,12 @@ use std::task::{Context, Poll, ready};
 use bytes::Bytes;
 use http::StatusCode;
 
-use crate::authenticator::{Authenticate, Authentication, Authenticator};
+pub use crate::authenticator::{Rejection, optional_claims, required_claims};
+pub use crate::source::{AuthRequest, extract_token};
+
+use crate::authenticator::{AuthenticateFuture, Authentication, Authenticator};
 use crate::authz::Requirement;
 use crate::error::{AuthError, AuthErrorKind, ErrorResponse};
-use crate::source::AuthRequest;
 
 /// Whether the request speaks gRPC: its `content-type` is
 /// `application/grpc`, `application/grpc+<codec>` or `application/grpc;...`
@@ -210,8 +212,8 @@ impl Authenticator {
     ///
     /// The returned future owns what it needs; it is ready at once unless
     /// remote keys must be fetched first.
-    pub fn decide<R: AuthRequest + ?Sized>(&self, req: &R) -> Decide {
-        Decide {
+    pub fn decide<R: AuthRequest + ?Sized>(&self, req: &R) -> DecideFuture {
+        DecideFuture {
             authenticate: self.authenticate_for(req, self.allows_anonymous()),
             authenticator: self.clone(),
             grpc: is_grpc(req),
@@ -251,13 +253,13 @@ impl Authenticator {
 /// The future of [`Authenticator::decide`].
 #[must_use = "futures do nothing unless polled"]
 #[derive(Debug)]
-pub struct Decide {
-    authenticate: Authenticate,
+pub struct DecideFuture {
+    authenticate: AuthenticateFuture,
     authenticator: Authenticator,
     grpc: bool,
 }
 
-impl Future for Decide {
+impl Future for DecideFuture {
     type Output = Decision;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Decision> {

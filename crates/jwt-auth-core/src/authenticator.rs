@@ -385,7 +385,7 @@ impl Authenticator {
     /// The returned future owns what it needs, so the request can be moved
     /// on. It is ready at once unless remote keys must be fetched first (an
     /// unknown `kid`, or keys not loaded yet).
-    pub fn authenticate<R: AuthRequest + ?Sized>(&self, req: &R) -> Authenticate {
+    pub fn authenticate<R: AuthRequest + ?Sized>(&self, req: &R) -> AuthenticateFuture {
         self.authenticate_for(req, true)
     }
 
@@ -396,32 +396,32 @@ impl Authenticator {
         &self,
         req: &R,
         anonymous_ok: bool,
-    ) -> Authenticate {
+    ) -> AuthenticateFuture {
         let config = &*self.inner;
         let span = crate::observe::span();
         let token = match extract_token(&config.sources, req, config.validation.max_token_len) {
             Ok(Some(token)) => token,
             Ok(None) => {
                 let outcome = crate::observe::finish_as(&span, Ok(None), anonymous_ok);
-                return Authenticate::ready(outcome);
+                return AuthenticateFuture::ready(outcome);
             }
-            Err(e) => return Authenticate::ready(crate::observe::finish(&span, Err(e))),
+            Err(e) => return AuthenticateFuture::ready(crate::observe::finish(&span, Err(e))),
         };
         match self.attempt(&token, Mode::MayRefresh, &span) {
             Attempt::Done(Ok(verified)) if config.store.is_some() => {
                 let this = self.clone();
-                Authenticate::waiting(async move {
+                AuthenticateFuture::waiting(async move {
                     let outcome = this.check_revocation(verified).await;
                     crate::observe::finish(&span, outcome)
                 })
             }
             Attempt::Done(outcome) => {
-                Authenticate::ready(crate::observe::finish(&span, outcome.map(Some)))
+                AuthenticateFuture::ready(crate::observe::finish(&span, outcome.map(Some)))
             }
             #[cfg(feature = "remote")]
             Attempt::Wait(wait) => {
                 let this = self.clone();
-                Authenticate::waiting(async move {
+                AuthenticateFuture::waiting(async move {
                     wait.await;
                     let outcome = match this.attempt(&token, Mode::AfterRefresh, &span) {
                         Attempt::Done(Ok(verified)) => this.check_revocation(verified).await,
@@ -646,7 +646,7 @@ type Outcome = Result<Option<VerifiedToken>, AuthError>;
 
 /// The future returned by [`Authenticator::authenticate`].
 #[must_use = "futures do nothing unless polled"]
-pub struct Authenticate {
+pub struct AuthenticateFuture {
     state: AuthenticateState,
 }
 
@@ -655,7 +655,7 @@ enum AuthenticateState {
     Waiting(BoxFuture<'static, Outcome>),
 }
 
-impl Authenticate {
+impl AuthenticateFuture {
     fn ready(outcome: Outcome) -> Self {
         Self {
             state: AuthenticateState::Ready(Some(outcome)),
@@ -669,13 +669,13 @@ impl Authenticate {
     }
 }
 
-impl fmt::Debug for Authenticate {
+impl fmt::Debug for AuthenticateFuture {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Authenticate").finish_non_exhaustive()
+        f.debug_struct("AuthenticateFuture").finish_non_exhaustive()
     }
 }
 
-impl Future for Authenticate {
+impl Future for AuthenticateFuture {
     type Output = Outcome;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {

@@ -19,17 +19,17 @@ use crate::key::{Algorithm, Key, KeyError, KeyErrorKind, parse_algorithm};
 /// and verifies the signature. The payload is returned as bytes.
 ///
 /// ```
-/// use jwt_auth_core::{Key, KeySet};
+/// use jwt_auth_core::{Authenticator, Key, KeySet};
 ///
-/// let key = Key::hmac([7u8; 32])?.with_kid("k1");
-/// let token = key.encode(&serde_json::json!({"hello": "world"}))?;
-/// let keys = KeySet::new([key])?;
-/// let jws = keys.verify_compact(&token, 8192, 16).expect("valid");
-/// assert_eq!(jws.kid(), Some("k1"));
-/// assert_eq!(jws.payload(), br#"{"hello":"world"}"#);
+/// let k1 = Key::hmac([7u8; 32])?.with_kid("k1");
+/// let k2 = Key::hmac([8u8; 32])?.with_kid("k2");
+/// let claims = serde_json::json!({"sub": "a", "exp": 4_000_000_000u64});
+/// let token = k2.encode(&claims)?;
+/// let auth = Authenticator::new(KeySet::new([k1, k2])?);
+/// assert_eq!(auth.verify(&token).expect("valid").kid(), Some("k2"));
 ///
 /// let tampered = format!("{}x", &token[..token.len() - 1]);
-/// assert!(keys.verify_compact(&tampered, 8192, 16).is_err());
+/// assert!(auth.verify(&tampered).is_err());
 /// # Ok::<(), jwt_auth_core::KeyError>(())
 /// ```
 ///
@@ -273,9 +273,13 @@ impl KeySet {
         }
     }
 
-    /// Parses and verifies a compact JWS. `max_len` bounds the token length
-    /// (checked before anything is decoded), `max_depth` the header's JSON
-    /// nesting.
+    /// Parses and verifies a compact JWS, the signature layer alone (no
+    /// claim is checked: use [`Authenticator::verify`](crate::Authenticator::verify)).
+    /// `max_len` bounds the token length (checked before anything is
+    /// decoded), `max_depth` the header's JSON nesting. For conformance tests
+    /// and fuzzing (feature `test-util`).
+    #[cfg(feature = "test-util")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "test-util")))]
     pub fn verify_compact(
         &self,
         token: &str,

@@ -99,8 +99,7 @@ mod validation;
 pub mod test_util;
 
 pub use authenticator::{
-    Authenticate, Authentication, Authenticator, DEFAULT_CACHE_CAPACITY, Rejection,
-    optional_claims, required_claims,
+    AuthenticateFuture, Authentication, Authenticator, DEFAULT_CACHE_CAPACITY,
 };
 pub use authz::Requirement;
 pub use claims::{Audience, DefaultClaims, RegisteredClaims};
@@ -117,10 +116,10 @@ pub use key::{
 pub use keysource::{Issuers, KeySource};
 #[cfg(feature = "remote")]
 pub use remote::{
-    FetchError, HttpClient, HttpResponse, RemoteError, RemoteJwks, RemoteJwksBuilder, RemoteStatus,
+    FetchError, FetchResponse, HttpClient, RemoteError, RemoteJwks, RemoteJwksBuilder, RemoteStatus,
 };
 pub use revocation::{MemoryStore, RevocationStore, Rotation, StoreError};
-pub use source::{AuthRequest, TokenSource, extract_token};
+pub use source::TokenSource;
 pub use token::{ACCESS_TYP, REFRESH_TYP, VerifiedToken};
 pub use validation::{Clock, MAX_LEEWAY, MAX_NUMERIC_DATE, Validation};
 

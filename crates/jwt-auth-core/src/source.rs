@@ -16,7 +16,8 @@ use crate::error::{AuthError, AuthErrorKind};
 /// Sources are tried in order; the first that holds a token decides.
 ///
 /// ```
-/// use jwt_auth_core::{AuthRequest, TokenSource, extract_token};
+/// use jwt_auth_core::TokenSource;
+/// use jwt_auth_core::adapter::extract_token;
 ///
 /// let req = http::Request::builder()
 ///     .header("cookie", "theme=dark; session=abc.def.ghi")

@@ -4,7 +4,8 @@ use axum_core::extract::{FromRequestParts, OptionalFromRequestParts};
 use axum_core::response::{IntoResponse, Response};
 use bytes::Bytes;
 use http::request::Parts;
-use jwt_auth_core::{AuthError, Authentication, Rejection};
+use jwt_auth_core::adapter::Rejection;
+use jwt_auth_core::{AuthError, Authentication};
 use serde::de::DeserializeOwned;
 
 /// The verified claims of the request, deserialized into `T`.
@@ -47,7 +48,7 @@ where
     type Rejection = ClaimsRejection;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        jwt_auth_core::required_claims(parts.extensions.get::<Authentication>())
+        jwt_auth_core::adapter::required_claims(parts.extensions.get::<Authentication>())
             .map(Claims)
             .map_err(ClaimsRejection)
     }
@@ -64,7 +65,7 @@ where
         parts: &mut Parts,
         _state: &S,
     ) -> Result<Option<Self>, Self::Rejection> {
-        jwt_auth_core::optional_claims(parts.extensions.get::<Authentication>())
+        jwt_auth_core::adapter::optional_claims(parts.extensions.get::<Authentication>())
             .map(|c| c.map(Claims))
             .map_err(ClaimsRejection)
     }
@@ -96,7 +97,7 @@ where
     type Rejection = ClaimsRejection;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        jwt_auth_core::optional_claims(parts.extensions.get::<Authentication>())
+        jwt_auth_core::adapter::optional_claims(parts.extensions.get::<Authentication>())
             .map(OptionalClaims)
             .map_err(ClaimsRejection)
     }

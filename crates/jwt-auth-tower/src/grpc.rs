@@ -177,12 +177,12 @@ impl<M> TonicRequestExt for tonic::Request<M> {
     }
 
     fn claims<T: DeserializeOwned>(&self) -> Result<T, tonic::Status> {
-        jwt_auth_core::required_claims(self.authentication())
+        jwt_auth_core::adapter::required_claims(self.authentication())
             .map_err(|rejection| tonic_status(&rejection.error))
     }
 
     fn optional_claims<T: DeserializeOwned>(&self) -> Result<Option<T>, tonic::Status> {
-        jwt_auth_core::optional_claims(self.authentication())
+        jwt_auth_core::adapter::optional_claims(self.authentication())
             .map_err(|rejection| tonic_status(&rejection.error))
     }
 

@@ -7,7 +7,7 @@ use std::task::{Context, Poll, ready};
 use bytes::Bytes;
 use http::{Request, Response};
 use http_body::{Body, Frame, SizeHint};
-use jwt_auth_core::adapter::{Decide, Decision, Refusal};
+use jwt_auth_core::adapter::{DecideFuture, Decision, Refusal};
 use pin_project_lite::pin_project;
 use tower_service::Service;
 
@@ -77,7 +77,7 @@ pin_project! {
         S: Service<Request<ReqBody>>,
     {
         Deciding {
-            decide: Decide,
+            decide: DecideFuture,
             pending: Option<(S, Request<ReqBody>)>,
         },
         Inner {

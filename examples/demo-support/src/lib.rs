@@ -9,10 +9,11 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use std::sync::Arc;
 
+use jwt_auth_core::adapter::AuthRequest;
 use jwt_auth_core::{
-    Algorithm, AuthError, AuthErrorKind, AuthRequest, Authenticator, Issuers, Key, KeySource,
-    MemoryStore, RemoteJwks, RemoteJwksBuilder, RevocationStore, TokenIssuer, TokenService,
-    TokenSource, VerifiedToken, parse_algorithm,
+    Algorithm, AuthError, AuthErrorKind, Authenticator, Issuers, Key, KeySource, MemoryStore,
+    RemoteJwks, RemoteJwksBuilder, RevocationStore, TokenIssuer, TokenService, TokenSource,
+    VerifiedToken, parse_algorithm,
 };
 use serde_json::{Value, json};
 

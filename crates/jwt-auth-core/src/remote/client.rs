@@ -21,7 +21,7 @@ use crate::BoxFuture;
 /// **The client must not follow redirects.** jwt-auth follows them itself so
 /// that every hop passes the URL policy (see the [module
 /// documentation](crate::remote#redirects)): return a 3xx answer as it is,
-/// with its `Location` ([`HttpResponse::with_location`]). A `reqwest::Client`
+/// with its `Location` ([`FetchResponse::with_location`]). A `reqwest::Client`
 /// must be built with `redirect(reqwest::redirect::Policy::none())`; one that
 /// follows a redirect anyway makes that fetch fail.
 pub trait HttpClient: Send + Sync + 'static {
@@ -32,20 +32,20 @@ pub trait HttpClient: Send + Sync + 'static {
         &'a self,
         url: &'a str,
         max_body: usize,
-    ) -> BoxFuture<'a, Result<HttpResponse, FetchError>>;
+    ) -> BoxFuture<'a, Result<FetchResponse, FetchError>>;
 }
 
 /// What an [`HttpClient`] answers: the status, the `Cache-Control` and
 /// `Location` headers and the body.
 #[derive(Clone, Debug)]
-pub struct HttpResponse {
+pub struct FetchResponse {
     pub(super) status: u16,
     pub(super) cache_control: Option<String>,
     pub(super) location: Option<String>,
     pub(super) body: Bytes,
 }
 
-impl HttpResponse {
+impl FetchResponse {
     /// A response with this status and body.
     pub fn new(status: u16, body: impl Into<Bytes>) -> Self {
         Self {
@@ -151,7 +151,7 @@ impl HttpClient for reqwest::Client {
         &'a self,
         url: &'a str,
         max_body: usize,
-    ) -> BoxFuture<'a, Result<HttpResponse, FetchError>> {
+    ) -> BoxFuture<'a, Result<FetchResponse, FetchError>> {
         Box::pin(async move {
             let requested = reqwest::Url::parse(url)
                 .map_err(|_| FetchError::new("the URL cannot be parsed"))?;
@@ -199,7 +199,7 @@ impl HttpClient for reqwest::Client {
                 }
                 body.extend_from_slice(&chunk);
             }
-            Ok(HttpResponse {
+            Ok(FetchResponse {
                 status,
                 cache_control,
                 location,

@@ -64,7 +64,7 @@ use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::{mpsc, watch};
 
 pub use builder::RemoteJwksBuilder;
-pub use client::{FetchError, HttpClient, HttpResponse, RemoteError};
+pub use client::{FetchError, FetchResponse, HttpClient, RemoteError};
 pub use policy::redacted_url;
 
 use crate::BoxFuture;
