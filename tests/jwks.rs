@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use futures_util::future::join_all;
-use jwt_auth_core::{Authenticator, Issuers, Key, RemoteJwks};
+use jwt_auth_core::{Authenticator, FetchErrorKind, Issuers, Key, RemoteJwks};
 use jwt_auth_tests::jwks_server::{JwksServer, Mode};
 use jwt_auth_tests::{Reply, TestRequest, pem_key, via_actix, via_axum};
 use serde_json::{Value, json};
@@ -221,9 +221,13 @@ async fn failing_endpoints_keep_the_cached_keys() {
     assert!(keys.ready().await);
     let good = token(&rsa("r1"), json!({}));
 
-    for (n, mode) in [Mode::Status500, Mode::Garbage, Mode::Hang]
-        .into_iter()
-        .enumerate()
+    for (n, (mode, kind)) in [
+        (Mode::Status500, FetchErrorKind::Status),
+        (Mode::Garbage, FetchErrorKind::InvalidDocument),
+        (Mode::Hang, FetchErrorKind::Timeout),
+    ]
+    .into_iter()
+    .enumerate()
     {
         server.set_mode(mode);
         let stranger = token(&rsa(&format!("new-{n}")), json!({}));
@@ -241,7 +245,8 @@ async fn failing_endpoints_keep_the_cached_keys() {
         assert_eq!(known.status, 200, "{mode:?}: {known:?}");
         assert_eq!(miss.status, 401, "{mode:?}");
         let status = keys.status();
-        assert!(status.last_error.is_some(), "{mode:?}");
+        let error = status.last_error.expect("the failure is reported");
+        assert_eq!(error.kind(), kind, "{mode:?}: {error}");
         assert!(status.ready, "{mode:?}: the old keys stay in use");
         assert_eq!(both(&auth, &good).await.status, 200);
     }
@@ -384,6 +389,7 @@ async fn discovery_pins_the_issuer() {
         .unwrap();
     let err = mismatched.refresh().await.unwrap_err();
     assert!(err.to_string().contains("issuer"), "{err}");
+    assert_eq!(err.kind(), FetchErrorKind::InvalidDocument);
     let auth = Authenticator::new(mismatched);
     assert_eq!(both(&auth, &ok).await.status, 503);
 }
@@ -466,15 +472,23 @@ async fn stale_keys_fail_closed() {
 async fn oversized_documents_are_refused() {
     let many: Vec<Value> = (0..5).map(|i| jwk(&rsa(&format!("k{i}")))).collect();
     let server = JwksServer::start(many).await;
-    for builder in [
-        RemoteJwks::builder(server.url()).max_keys(4),
-        RemoteJwks::builder(server.url()).max_response_bytes(1024),
+    for (builder, kind) in [
+        (
+            RemoteJwks::builder(server.url()).max_keys(4),
+            FetchErrorKind::InvalidDocument,
+        ),
+        (
+            RemoteJwks::builder(server.url()).max_response_bytes(1024),
+            FetchErrorKind::TooLarge,
+        ),
     ] {
         let keys = builder
             .retry_backoff(Duration::from_secs(3600), Duration::from_secs(3600))
             .build()
             .unwrap();
-        let err = keys.refresh().await.unwrap_err().to_string();
+        let err = keys.refresh().await.unwrap_err();
+        assert_eq!(err.kind(), kind, "{err}");
+        let err = err.to_string();
         assert!(err.contains("limit") || err.contains("larger"), "{err}");
         let auth = Authenticator::new(keys);
         assert_eq!(both(&auth, &token(&rsa("k0"), json!({}))).await.status, 503);
@@ -547,7 +561,9 @@ async fn redirects_pass_the_url_policy_at_every_hop() {
     let entry = JwksServer::start(vec![jwk(&rsa("r1"))]).await;
     entry.set_redirect(Some((302, &mapped(&attacker.url()))));
     let keys = remote(&entry.url(), Duration::from_secs(3600));
-    let error = keys.refresh().await.unwrap_err().to_string();
+    let error = keys.refresh().await.unwrap_err();
+    assert_eq!(error.kind(), FetchErrorKind::Redirect, "{error}");
+    let error = error.to_string();
     assert!(error.contains("redirect refused"), "{error}");
     assert!(!keys.is_ready());
     assert_eq!(
@@ -576,7 +592,12 @@ async fn redirects_pass_the_url_policy_at_every_hop() {
         "http://[::1",
     ] {
         good.set_redirect(Some((302, location)));
-        assert!(keys.refresh().await.is_err(), "{location}");
+        let error = keys.refresh().await.unwrap_err();
+        assert_eq!(
+            error.kind(),
+            FetchErrorKind::Redirect,
+            "{location}: {error}"
+        );
     }
     assert_eq!(
         attacker.received(),
@@ -620,7 +641,9 @@ async fn a_client_that_follows_redirects_itself_is_refused() {
         .retry_backoff(Duration::from_secs(3600), Duration::from_secs(3600))
         .build()
         .unwrap();
-    let error = keys.refresh().await.unwrap_err().to_string();
+    let error = keys.refresh().await.unwrap_err();
+    assert_eq!(error.kind(), FetchErrorKind::Redirect, "{error}");
+    let error = error.to_string();
     assert!(error.contains("followed a redirect itself"), "{error}");
     let forged = token(&p256("r1"), json!({}));
     assert_eq!(both(&Authenticator::new(keys), &forged).await.status, 503);

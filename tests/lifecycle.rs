@@ -12,7 +12,7 @@ use axum::Router;
 use axum::routing::get;
 use jwt_auth_core::{
     AuthErrorKind, Authenticator, BoxFuture, Key, MemoryStore, Requirement, RevocationStore,
-    Rotation, StoreError, TokenIssuer, TokenService,
+    Rotation, StoreError, StoreErrorKind, TokenIssuer, TokenService,
 };
 use jwt_auth_tests::Reply;
 use serde_json::{Value, json};
@@ -372,7 +372,10 @@ impl Switchable {
         f: BoxFuture<'a, Result<T, StoreError>>,
     ) -> BoxFuture<'a, Result<T, StoreError>> {
         if self.down.load(Ordering::SeqCst) {
-            Box::pin(std::future::ready(Err(StoreError::new("store is down"))))
+            Box::pin(std::future::ready(Err(StoreError::new(
+                StoreErrorKind::Unavailable,
+                "store is down",
+            ))))
         } else {
             f
         }

@@ -8,7 +8,9 @@ use std::future::Future;
 use futures_util::FutureExt;
 use std::time::Duration;
 
-use jwt_auth_core::{BoxFuture, Key, RevocationStore, Rotation, StoreError, TokenIssuer};
+use jwt_auth_core::{
+    BoxFuture, Key, RevocationStore, Rotation, StoreError, StoreErrorKind, TokenIssuer,
+};
 use jwt_auth_tests::{NOW, authenticator};
 use metrics_util::debugging::{DebugValue, DebuggingRecorder};
 use serde_json::json;
@@ -119,7 +121,10 @@ fn a_missing_token_counts_as_refused_where_one_is_required() {
 struct Unreachable;
 
 fn down<T: Send + 'static>() -> BoxFuture<'static, Result<T, StoreError>> {
-    Box::pin(std::future::ready(Err(StoreError::new("unreachable"))))
+    Box::pin(std::future::ready(Err(StoreError::new(
+        StoreErrorKind::Unavailable,
+        "unreachable",
+    ))))
 }
 
 impl RevocationStore for Unreachable {

@@ -89,7 +89,7 @@ where
 
     fn call(&self, req: ServiceRequest) -> Self::Future {
         let verdict = {
-            let view = ActixRequest::from_parts(req.headers(), req.query_string());
+            let view = ActixRequest::new(req.request());
             self.requirement
                 .decide(&view, req.extensions().get::<Authentication>())
         };

@@ -35,6 +35,14 @@ use crate::render;
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Claims<T = jwt_auth_core::DefaultClaims>(pub T);
 
+impl<T> Claims<T> {
+    /// The claims, as actix-web's own extractors (`web::Json`,
+    /// `web::Path`) unwrap with `into_inner`.
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
 impl<T> std::ops::Deref for Claims<T> {
     type Target = T;
     fn deref(&self) -> &T {

@@ -218,39 +218,37 @@ pub use jwt_auth_core::{RemoteError, RemoteJwks, RemoteStatus};
 
 use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
-use actix_web::http::header::{HeaderMap, HeaderValue};
+use actix_web::http::header::HeaderValue;
 
-/// An actix request as the core reads it (headers and query), for calling
-/// core APIs from handlers, such as `TokenService::refresh_request`.
+/// An actix request as the core reads it (method, path, query, headers), for
+/// calling core APIs from handlers, such as `TokenService::refresh_request`.
 #[derive(Debug, Clone, Copy)]
-pub struct ActixRequest<'a> {
-    headers: &'a HeaderMap,
-    query: &'a str,
-}
+pub struct ActixRequest<'a>(&'a actix_web::HttpRequest);
 
 impl<'a> ActixRequest<'a> {
     /// A view of `req`.
     pub fn new(req: &'a actix_web::HttpRequest) -> Self {
-        Self {
-            headers: req.headers(),
-            query: req.query_string(),
-        }
-    }
-
-    pub(crate) fn from_parts(headers: &'a HeaderMap, query: &'a str) -> Self {
-        Self { headers, query }
+        Self(req)
     }
 }
 
 impl jwt_auth_core::adapter::AuthRequest for ActixRequest<'_> {
-    fn for_each_header(&self, name: &str, f: &mut dyn FnMut(&[u8])) {
-        for value in self.headers.get_all(name) {
-            f(value.as_bytes());
-        }
+    fn method(&self) -> Option<&str> {
+        Some(self.0.method().as_str())
+    }
+
+    fn path(&self) -> Option<&str> {
+        Some(self.0.path())
     }
 
     fn query(&self) -> Option<&str> {
-        (!self.query.is_empty()).then_some(self.query)
+        Some(self.0.query_string()).filter(|q| !q.is_empty())
+    }
+
+    fn for_each_header(&self, name: &str, f: &mut dyn FnMut(&[u8])) {
+        for value in self.0.headers().get_all(name) {
+            f(value.as_bytes());
+        }
     }
 }
 

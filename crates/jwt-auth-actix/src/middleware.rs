@@ -113,7 +113,7 @@ where
     forward_ready!(service);
 
     fn call(&self, req: ServiceRequest) -> Self::Future {
-        let view = ActixRequest::from_parts(req.headers(), req.query_string());
+        let view = ActixRequest::new(req.request());
         let decide = self.auth.authenticator().decide(&view);
         let service = Rc::clone(&self.service);
         Box::pin(async move {

@@ -176,6 +176,20 @@ impl Authenticator {
         self.map_validation(|v| v.issuer(issuer))
     }
 
+    /// Requires `iss` to be one of these issuers: replaces the accepted list
+    /// (like every plural builder; the singular one adds).
+    #[must_use]
+    pub fn issuers<I: IntoIterator<Item = S>, S: Into<String>>(self, issuers: I) -> Self {
+        self.map_validation(|v| v.issuers(issuers))
+    }
+
+    /// Requires `aud` to contain one of these audiences: replaces the
+    /// accepted list (like every plural builder; the singular one adds).
+    #[must_use]
+    pub fn audiences<I: IntoIterator<Item = S>, S: Into<String>>(self, audiences: I) -> Self {
+        self.map_validation(|v| v.audiences(audiences))
+    }
+
     /// Requires `aud` to contain this audience (adds to the accepted list).
     /// With no audience configured, tokens that carry `aud` are refused
     /// (RFC 7519 §4.1.3), unless [`accept_any_audience`](Self::accept_any_audience).
@@ -216,8 +230,9 @@ impl Authenticator {
         self.map_validation(|v| v.clock(clock))
     }
 
-    /// Replaces the token sources, tried in order. Defaults to
-    /// `[TokenSource::AuthorizationBearer]`.
+    /// The token sources, tried in order: replaces the list (like every
+    /// plural builder; [`token_source`](Self::token_source) adds). Defaults
+    /// to `[TokenSource::AuthorizationBearer]`.
     #[must_use]
     pub fn token_sources(mut self, sources: impl IntoIterator<Item = TokenSource>) -> Self {
         self.config().sources = sources.into_iter().collect();
@@ -363,7 +378,7 @@ impl Authenticator {
     }
 
     /// The claim checks in use.
-    pub fn get_validation(&self) -> &Validation {
+    pub fn validation_rules(&self) -> &Validation {
         &self.inner.validation
     }
 

@@ -228,12 +228,12 @@ impl TokenIssuer {
     }
 
     /// The access-token lifetime.
-    pub fn get_access_ttl(&self) -> Duration {
+    pub fn access_token_ttl(&self) -> Duration {
         self.inner.access_ttl
     }
 
     /// The refresh-token lifetime.
-    pub fn get_refresh_ttl(&self) -> Duration {
+    pub fn refresh_token_ttl(&self) -> Duration {
         self.inner.refresh_ttl
     }
 
@@ -399,7 +399,7 @@ impl RefreshCookie {
     }
 
     /// The cookie name in use.
-    pub fn get_name(&self) -> &str {
+    pub fn cookie_name(&self) -> &str {
         &self.name
     }
 
@@ -544,7 +544,7 @@ impl TokenService {
             .start_family(
                 pair.refresh.family(),
                 pair.refresh.jti(),
-                self.issuer.get_refresh_ttl(),
+                self.issuer.refresh_token_ttl(),
             )
             .await
             .map_err(Self::store_error)?;
@@ -575,7 +575,7 @@ impl TokenService {
             Some(Value::Object(map)) => map.clone(),
             _ => Map::new(),
         };
-        let ttl = self.issuer.get_refresh_ttl();
+        let ttl = self.issuer.refresh_token_ttl();
         if self
             .store
             .is_revoked(None, Some(family))

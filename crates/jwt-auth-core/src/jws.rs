@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 use crate::b64;
 use crate::error::{AuthError, AuthErrorKind};
 use crate::json::{self, JsonError};
-use crate::key::{Algorithm, Key, KeyError, KeyErrorKind, parse_algorithm};
+use crate::key::{Algorithm, Key, KeyError, KeyErrorKind};
 
 /// Compact JWS parsing and signature verification against a [`KeySet`].
 ///
@@ -423,9 +423,9 @@ impl JwsHeader {
             return Err(AuthErrorKind::CriticalHeader.into());
         }
         let alg = match members.get("alg") {
-            Some(Value::String(name)) => {
-                parse_algorithm(name).ok_or(AuthError::new(AuthErrorKind::AlgorithmNotAllowed))?
-            }
+            Some(Value::String(name)) => name
+                .parse::<Algorithm>()
+                .map_err(|_| AuthError::new(AuthErrorKind::AlgorithmNotAllowed))?,
             Some(_) => return Err(malformed("alg is not a string")),
             None => return Err(malformed("alg is missing")),
         };

@@ -67,6 +67,52 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
 
+/// Defines an error type that carries a kind (for matching) and a message
+/// (for logs), with a redaction-safe `Debug`.
+macro_rules! kinded_error {
+    ($(#[$meta:meta])* $name:ident, $kind:ident) => {
+        $(#[$meta])*
+        #[derive(Clone, PartialEq, Eq)]
+        pub struct $name {
+            kind: $kind,
+            message: std::sync::Arc<str>,
+        }
+
+        impl $name {
+            /// An error of this kind with this message. Never put a token, a
+            /// secret or a key in the message: it is logged.
+            pub fn new(kind: $kind, message: impl Into<std::sync::Arc<str>>) -> Self {
+                Self {
+                    kind,
+                    message: message.into(),
+                }
+            }
+
+            /// What went wrong, for matching.
+            pub fn kind(&self) -> $kind {
+                self.kind
+            }
+        }
+
+        impl std::fmt::Debug for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_struct(stringify!($name))
+                    .field("kind", &self.kind)
+                    .field("message", &&*self.message)
+                    .finish()
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(&self.message)
+            }
+        }
+
+        impl std::error::Error for $name {}
+    };
+}
+
 pub mod adapter;
 mod authenticator;
 mod authz;
@@ -109,16 +155,14 @@ pub use error::{
 pub use forward::ClaimHeaders;
 pub use issue::{IssuedToken, MAX_TOKEN_TTL, RefreshCookie, TokenIssuer, TokenPair, TokenService};
 pub use jws::{JwsHeader, KeySet, VerifiedJws};
-pub use key::{
-    Algorithm, Key, KeyError, KeyErrorKind, KeyFamily, MAX_RSA_BITS, MIN_RSA_BITS, algorithm_name,
-    parse_algorithm,
-};
+pub use key::{Algorithm, Key, KeyError, KeyErrorKind, KeyFamily, MAX_RSA_BITS, MIN_RSA_BITS};
 pub use keysource::{Issuers, KeySource};
 #[cfg(feature = "remote")]
 pub use remote::{
-    FetchError, FetchResponse, HttpClient, RemoteError, RemoteJwks, RemoteJwksBuilder, RemoteStatus,
+    FetchError, FetchErrorKind, FetchResponse, HttpClient, RemoteError, RemoteErrorKind,
+    RemoteJwks, RemoteJwksBuilder, RemoteStatus,
 };
-pub use revocation::{MemoryStore, RevocationStore, Rotation, StoreError};
+pub use revocation::{MemoryStore, RevocationStore, Rotation, StoreError, StoreErrorKind};
 pub use source::TokenSource;
 pub use token::{ACCESS_TYP, REFRESH_TYP, VerifiedToken};
 pub use validation::{Clock, MAX_LEEWAY, MAX_NUMERIC_DATE, Validation};

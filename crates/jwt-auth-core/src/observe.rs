@@ -20,7 +20,6 @@ use tracing::Span;
 use tracing::field::Empty;
 
 use crate::error::{AuthError, AuthErrorKind};
-use crate::key::algorithm_name;
 use crate::token::VerifiedToken;
 
 /// The span of one authentication.
@@ -62,7 +61,7 @@ pub(crate) fn finish_as(
 ) -> Result<Option<VerifiedToken>, AuthError> {
     let (label, reason) = match &outcome {
         Ok(Some(token)) => {
-            span.record("alg", algorithm_name(token.algorithm()));
+            span.record("alg", token.algorithm().as_str());
             if let Some(kid) = token.kid() {
                 span.record("kid", kid);
             }

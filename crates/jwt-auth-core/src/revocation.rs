@@ -89,35 +89,24 @@ pub enum Rotation {
     Unknown,
 }
 
-/// A store could not answer (unreachable, timed out, refused).
-#[derive(Clone, PartialEq, Eq)]
-pub struct StoreError {
-    message: Arc<str>,
+kinded_error! {
+    /// A store could not answer (unreachable, timed out, refused).
+    StoreError, StoreErrorKind
 }
 
-impl StoreError {
-    /// An error with this message. Never put a token or secret in it: it is
-    /// logged.
-    pub fn new(message: impl Into<Arc<str>>) -> Self {
-        Self {
-            message: message.into(),
-        }
-    }
+/// The kinds of [`StoreError`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum StoreErrorKind {
+    /// The store cannot be reached, or the command failed.
+    Unavailable,
+    /// No answer within the configured timeout.
+    Timeout,
+    /// The store's configuration is unusable (a bad URL, for example).
+    InvalidConfig,
+    /// The store answered something it never should.
+    Protocol,
 }
-
-impl fmt::Debug for StoreError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "StoreError({:?})", &*self.message)
-    }
-}
-
-impl fmt::Display for StoreError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-impl std::error::Error for StoreError {}
 
 /// Shares one store between authenticators, token services and your code.
 impl<S: RevocationStore + ?Sized> RevocationStore for Arc<S> {

@@ -64,46 +64,82 @@ impl TokenSource {
     }
 }
 
-/// Read access to a request's headers and query, implemented for `http` types
-/// here and for framework request types in the adapters.
+/// The request view core decides on: method, path, query and headers.
+///
+/// Implemented here for `http::Request`, `http::request::Parts` and a bare
+/// `http::HeaderMap` (which knows no method, path or query), and in the
+/// adapters for their framework's request type. A view that answers `None`
+/// for the method or path cannot pass a check that needs them (such checks
+/// fail closed).
 pub trait AuthRequest {
-    /// Calls `f` with every value of the header `name` (given in lower case),
-    /// in order.
-    fn for_each_header(&self, name: &str, f: &mut dyn FnMut(&[u8]));
+    /// The request method (`"GET"`, `"POST"`, …), if the view knows it.
+    fn method(&self) -> Option<&str>;
+
+    /// The path of the request target as the service received it, without
+    /// the query (`"/orders/7"`), if the view knows it.
+    fn path(&self) -> Option<&str>;
 
     /// The raw query string, without `?`.
     fn query(&self) -> Option<&str>;
+
+    /// Calls `f` with every value of the header `name` (given in lower case),
+    /// in order.
+    fn for_each_header(&self, name: &str, f: &mut dyn FnMut(&[u8]));
 }
 
 impl AuthRequest for http::HeaderMap {
-    fn for_each_header(&self, name: &str, f: &mut dyn FnMut(&[u8])) {
-        for value in self.get_all(name) {
-            f(value.as_bytes());
-        }
+    fn method(&self) -> Option<&str> {
+        None
+    }
+
+    fn path(&self) -> Option<&str> {
+        None
     }
 
     fn query(&self) -> Option<&str> {
         None
     }
+
+    fn for_each_header(&self, name: &str, f: &mut dyn FnMut(&[u8])) {
+        for value in self.get_all(name) {
+            f(value.as_bytes());
+        }
+    }
 }
 
 impl AuthRequest for http::request::Parts {
-    fn for_each_header(&self, name: &str, f: &mut dyn FnMut(&[u8])) {
-        self.headers.for_each_header(name, f);
+    fn method(&self) -> Option<&str> {
+        Some(self.method.as_str())
+    }
+
+    fn path(&self) -> Option<&str> {
+        Some(self.uri.path())
     }
 
     fn query(&self) -> Option<&str> {
         self.uri.query()
     }
+
+    fn for_each_header(&self, name: &str, f: &mut dyn FnMut(&[u8])) {
+        self.headers.for_each_header(name, f);
+    }
 }
 
 impl<B> AuthRequest for http::Request<B> {
-    fn for_each_header(&self, name: &str, f: &mut dyn FnMut(&[u8])) {
-        self.headers().for_each_header(name, f);
+    fn method(&self) -> Option<&str> {
+        Some(self.method().as_str())
+    }
+
+    fn path(&self) -> Option<&str> {
+        Some(self.uri().path())
     }
 
     fn query(&self) -> Option<&str> {
         self.uri().query()
+    }
+
+    fn for_each_header(&self, name: &str, f: &mut dyn FnMut(&[u8])) {
+        self.headers().for_each_header(name, f);
     }
 }
 

@@ -48,7 +48,7 @@ pub type Clock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
 ///     .audience("orders-api")
 ///     .leeway(Duration::from_secs(30))
 ///     .typ("at+jwt");
-/// assert_eq!(v.get_leeway(), Duration::from_secs(30));
+/// assert_eq!(v.allowed_leeway(), Duration::from_secs(30));
 /// ```
 ///
 /// Claim and header checks.
@@ -109,7 +109,7 @@ impl Validation {
         }
     }
 
-    /// Accept tokens from this issuer (adds to the list). Defaults to not
+    /// Accept tokens from this issuer (adds it to the list). Defaults to not
     /// checking `iss`; once any issuer is set, `iss` is required.
     #[must_use]
     pub fn issuer(mut self, issuer: impl Into<String>) -> Self {
@@ -117,14 +117,15 @@ impl Validation {
         self
     }
 
-    /// Accept tokens from any of these issuers (adds to the list).
+    /// Accept tokens from any of these issuers, and only these: replaces the
+    /// list (like every plural builder; the singular one adds).
     #[must_use]
     pub fn issuers<I: IntoIterator<Item = S>, S: Into<String>>(mut self, issuers: I) -> Self {
-        self.issuers.extend(issuers.into_iter().map(Into::into));
+        self.issuers = issuers.into_iter().map(Into::into).collect();
         self
     }
 
-    /// Accept tokens meant for this audience (adds to the list). Once any
+    /// Accept tokens meant for this audience (adds it to the list). Once any
     /// audience is set, `aud` is required and must contain one of them.
     ///
     /// With no audience configured, a token that carries `aud` is refused
@@ -137,10 +138,11 @@ impl Validation {
         self
     }
 
-    /// Accept tokens meant for any of these audiences (adds to the list).
+    /// Accept tokens meant for any of these audiences, and only these:
+    /// replaces the list (like every plural builder; the singular one adds).
     #[must_use]
     pub fn audiences<I: IntoIterator<Item = S>, S: Into<String>>(mut self, audiences: I) -> Self {
-        self.audiences.extend(audiences.into_iter().map(Into::into));
+        self.audiences = audiences.into_iter().map(Into::into).collect();
         self
     }
 
@@ -173,7 +175,7 @@ impl Validation {
     }
 
     /// The leeway in force.
-    pub fn get_leeway(&self) -> Duration {
+    pub fn allowed_leeway(&self) -> Duration {
         self.leeway
     }
 
@@ -371,6 +373,31 @@ mod tests {
     }
 
     #[test]
+    fn singular_builders_add_and_plural_builders_replace() {
+        let v = at(1000)
+            .issuer("a")
+            .issuer("b")
+            .audience("x")
+            .audiences(["y", "z"]);
+        let token = |iss: &str, aud: &str| check(&v, json!({"exp": 2000, "iss": iss, "aud": aud}));
+        assert_eq!(token("a", "y"), None);
+        assert_eq!(token("b", "z"), None);
+        assert_eq!(
+            token("a", "x"),
+            Some(AuthErrorKind::InvalidAudience),
+            "replaced"
+        );
+        let v = v.issuers(["c"]).audience("x");
+        let token = |iss: &str, aud: &str| check(&v, json!({"exp": 2000, "iss": iss, "aud": aud}));
+        assert_eq!(token("c", "x"), None, "added after the replacement");
+        assert_eq!(
+            token("a", "y"),
+            Some(AuthErrorKind::InvalidIssuer),
+            "replaced"
+        );
+    }
+
+    #[test]
     fn exp_rules() {
         let v = at(1000);
         assert_eq!(check(&v, json!({})), Some(AuthErrorKind::MissingClaim));
@@ -471,7 +498,7 @@ mod tests {
     #[test]
     fn leeway_is_bounded() {
         assert_eq!(
-            Validation::new().leeway(Duration::MAX).get_leeway(),
+            Validation::new().leeway(Duration::MAX).allowed_leeway(),
             MAX_LEEWAY
         );
         let v = at(u64::MAX / 4).leeway(Duration::from_secs(9_300_000_000_000_000_000));

@@ -80,7 +80,7 @@ use std::future::Future;
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
-use jwt_auth_core::{BoxFuture, RevocationStore, Rotation, StoreError};
+use jwt_auth_core::{BoxFuture, RevocationStore, Rotation, StoreError, StoreErrorKind};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{RedisError, Script};
 
@@ -224,8 +224,12 @@ impl RedisStoreBuilder {
     /// be reached in time.
     pub async fn connect(self, url: &str) -> Result<RedisStore, StoreError> {
         // The URL may hold a password: it is never part of the error.
-        let client = redis::Client::open(url)
-            .map_err(|e| StoreError::new(format!("redis: invalid URL: {}", describe(&e))))?;
+        let client = redis::Client::open(url).map_err(|e| {
+            StoreError::new(
+                StoreErrorKind::InvalidConfig,
+                format!("redis: invalid URL: {}", describe(&e)),
+            )
+        })?;
         let config = self.manager_config();
         // Every attempt, the pause between them, and the handshake.
         let limit = self
@@ -421,6 +425,7 @@ impl RevocationStore for RedisStore {
                 2 => Ok(Rotation::Reused),
                 0 => Ok(Rotation::Unknown),
                 _ => Err(StoreError::new(
+                    StoreErrorKind::Protocol,
                     "redis: rotate: unexpected answer from the rotation script",
                 )),
             }
@@ -445,10 +450,18 @@ async fn bounded<T>(
 ) -> Result<T, StoreError> {
     match tokio::time::timeout(limit, fut).await {
         Ok(Ok(value)) => Ok(value),
-        Ok(Err(e)) => Err(StoreError::new(format!("redis: {op}: {}", describe(&e)))),
-        Err(_) => Err(StoreError::new(format!(
-            "redis: {op}: no answer within {limit:?}"
-        ))),
+        Ok(Err(e)) => Err(StoreError::new(
+            if e.is_timeout() {
+                StoreErrorKind::Timeout
+            } else {
+                StoreErrorKind::Unavailable
+            },
+            format!("redis: {op}: {}", describe(&e)),
+        )),
+        Err(_) => Err(StoreError::new(
+            StoreErrorKind::Timeout,
+            format!("redis: {op}: no answer within {limit:?}"),
+        )),
     }
 }
 

@@ -1,18 +1,13 @@
 //! Authorization layers: roles, scopes, permissions or any [`Requirement`].
 
-use std::future::Future;
-use std::pin::Pin;
-use std::task::{Context, Poll, ready};
+use std::task::{Context, Poll};
 
-use bytes::Bytes;
 use http::{Request, Response};
-use http_body::Body;
 use jwt_auth_core::{Authentication, Requirement};
-use pin_project_lite::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::service::{ResponseBody, refused};
+use crate::service::{ResponseBody, ResponseFuture};
 
 /// A [`Layer`] that lets through only requests whose verified token meets a
 /// [`Requirement`]; place it inside (after) a [`JwtAuth`](crate::JwtAuth).
@@ -72,73 +67,20 @@ pub struct AuthorizeService<S> {
 impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for AuthorizeService<S>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>>,
-    ResBody: Body<Data = Bytes>,
 {
     type Response = Response<ResponseBody<ResBody>>;
     type Error = S::Error;
-    type Future = AuthorizeFuture<S::Future, ResBody>;
+    type Future = ResponseFuture<S, ReqBody>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
     }
 
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
-        match self
-            .requirement
-            .decide(&req, req.extensions().get::<Authentication>())
-        {
-            Ok(()) => AuthorizeFuture {
-                state: AuthorizeState::Inner {
-                    future: self.inner.call(req),
-                },
-            },
-            Err(refusal) => AuthorizeFuture {
-                state: AuthorizeState::Refused {
-                    response: Some(refused(refusal)),
-                },
-            },
+        let auth = req.extensions().get::<Authentication>();
+        match self.requirement.decide(&req, auth) {
+            Ok(()) => ResponseFuture::inner(self.inner.call(req)),
+            Err(refusal) => ResponseFuture::refused(refusal),
         }
-    }
-}
-
-pin_project! {
-    /// The response future of [`AuthorizeService`].
-    pub struct AuthorizeFuture<F, B> {
-        #[pin]
-        state: AuthorizeState<F, B>,
-    }
-}
-
-pin_project! {
-    #[project = AuthorizeStateProj]
-    enum AuthorizeState<F, B> {
-        Inner { #[pin] future: F },
-        Refused { response: Option<Response<ResponseBody<B>>> },
-    }
-}
-
-impl<F, B, E> Future for AuthorizeFuture<F, B>
-where
-    F: Future<Output = Result<Response<B>, E>>,
-{
-    type Output = Result<Response<ResponseBody<B>>, E>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match self.project().state.project() {
-            AuthorizeStateProj::Inner { future } => {
-                let response = ready!(future.poll(cx))?;
-                Poll::Ready(Ok(response.map(ResponseBody::inner)))
-            }
-            AuthorizeStateProj::Refused { response } => match response.take() {
-                Some(response) => Poll::Ready(Ok(response)),
-                None => panic!("jwt-auth AuthorizeFuture polled after completion"),
-            },
-        }
-    }
-}
-
-impl<F, B> std::fmt::Debug for AuthorizeFuture<F, B> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AuthorizeFuture").finish_non_exhaustive()
     }
 }

@@ -32,6 +32,14 @@ use crate::service::JwtAuthService;
 #[must_use]
 pub struct JwtAuth(Authenticator);
 
+impl<S> Layer<S> for JwtAuth {
+    type Service = JwtAuthService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        JwtAuthService::new(inner, self.0.clone())
+    }
+}
+
 impl JwtAuth {
     /// The layer for a configured [`Authenticator`], or for keys (a
     /// [`Key`](crate::Key), a [`KeySet`](crate::KeySet), remote keys or an
@@ -43,13 +51,5 @@ impl JwtAuth {
     /// The authenticator that judges every request.
     pub fn authenticator(&self) -> &Authenticator {
         &self.0
-    }
-}
-
-impl<S> Layer<S> for JwtAuth {
-    type Service = JwtAuthService<S>;
-
-    fn layer(&self, inner: S) -> Self::Service {
-        JwtAuthService::new(inner, self.clone())
     }
 }

@@ -204,7 +204,7 @@ pub mod grpc;
 mod layer;
 mod service;
 
-pub use authorize::{Authorize, AuthorizeFuture, AuthorizeService};
+pub use authorize::{Authorize, AuthorizeService};
 #[cfg(feature = "axum")]
 #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 pub use extract::{Claims, ClaimsRejection, OptionalClaims};

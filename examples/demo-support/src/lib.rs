@@ -13,7 +13,7 @@ use jwt_auth_core::adapter::AuthRequest;
 use jwt_auth_core::{
     Algorithm, AuthError, AuthErrorKind, Authenticator, Issuers, Key, KeySource, MemoryStore,
     RemoteJwks, RemoteJwksBuilder, RevocationStore, TokenIssuer, TokenService, TokenSource,
-    VerifiedToken, parse_algorithm,
+    VerifiedToken,
 };
 use serde_json::{Value, json};
 
@@ -219,8 +219,8 @@ impl DemoConfig {
         let mut algorithms = Vec::new();
         for name in &extra {
             algorithms.push(
-                parse_algorithm(name)
-                    .ok_or_else(|| format!("JWT_ALGORITHMS: unknown algorithm {name}"))?,
+                name.parse::<Algorithm>()
+                    .map_err(|_| format!("JWT_ALGORITHMS: unknown algorithm {name}"))?,
             );
         }
         if let Some(k) = key.take() {

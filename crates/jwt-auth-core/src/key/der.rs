@@ -96,8 +96,9 @@ pub(super) fn from_pkcs8(der: &[u8]) -> Result<Key, KeyError> {
     } else if oid == OID_EC {
         let family = ec_family(info.algorithm.parameters)?;
         let alg = family.default_algorithm();
-        let (_, x, y) = (provider().key_utils.ec_pub_components_from_private_key)(der, alg)
-            .map_err(|_| KeyError::invalid("not a valid EC private key"))?;
+        let (_, x, y) =
+            (provider().key_utils.ec_pub_components_from_private_key)(der, alg.to_jsonwebtoken())
+                .map_err(|_| KeyError::invalid("not a valid EC private key"))?;
         let mut point = Vec::with_capacity(1 + x.len() + y.len());
         point.push(4);
         point.extend_from_slice(&x);

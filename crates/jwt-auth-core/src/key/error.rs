@@ -1,8 +1,5 @@
 //! Why a key was refused.
 
-use std::fmt;
-use std::sync::Arc;
-
 /// Why a key was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -27,44 +24,13 @@ pub enum KeyErrorKind {
     KeyMismatch,
 }
 
-/// A refused key, with a message that names no secret material.
-#[derive(Clone, PartialEq, Eq)]
-pub struct KeyError {
-    kind: KeyErrorKind,
-    message: Arc<str>,
+kinded_error! {
+    /// A refused key, with a message that names no secret material.
+    KeyError, KeyErrorKind
 }
 
 impl KeyError {
-    pub(crate) fn new(kind: KeyErrorKind, message: impl Into<Arc<str>>) -> Self {
-        Self {
-            kind,
-            message: message.into(),
-        }
-    }
-
     pub(crate) fn invalid(message: &str) -> Self {
         Self::new(KeyErrorKind::Invalid, message)
     }
-
-    /// What was wrong with the key.
-    pub fn kind(&self) -> KeyErrorKind {
-        self.kind
-    }
 }
-
-impl fmt::Debug for KeyError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("KeyError")
-            .field("kind", &self.kind)
-            .field("message", &&*self.message)
-            .finish()
-    }
-}
-
-impl fmt::Display for KeyError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-impl std::error::Error for KeyError {}

@@ -5,7 +5,7 @@ use serde_json::Value;
 
 use super::der::from_certificate;
 use super::weak::{ec_public_key, ed25519_public_key, rsa_public_key};
-use super::{Key, KeyError, KeyErrorKind, KeyFamily, parse_algorithm};
+use super::{Algorithm, Key, KeyError, KeyErrorKind, KeyFamily};
 use crate::b64;
 
 pub(super) fn jwk_str<'a>(
@@ -52,7 +52,7 @@ pub(super) fn from_jwk_value(jwk: &Value) -> Result<Key, KeyError> {
     }
     let alg = match jwk_str(jwk, "alg")? {
         None => None,
-        Some(name) => Some(parse_algorithm(name).ok_or_else(|| {
+        Some(name) => Some(name.parse::<Algorithm>().map_err(|_| {
             KeyError::new(
                 KeyErrorKind::AlgorithmMismatch,
                 "JWK `alg` is not a supported signature algorithm",

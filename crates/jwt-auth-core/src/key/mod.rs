@@ -17,7 +17,7 @@ use serde_json::Value;
 use crate::b64;
 use crate::redact::Redacted;
 
-pub use algorithm::{Algorithm, KeyFamily, algorithm_name, parse_algorithm};
+pub use algorithm::{Algorithm, KeyFamily};
 pub use error::{KeyError, KeyErrorKind};
 pub use weak::{MAX_RSA_BITS, MIN_RSA_BITS};
 
@@ -223,7 +223,7 @@ impl Key {
                     KeyErrorKind::AlgorithmMismatch,
                     format!(
                         "{} cannot be used with a {:?} key",
-                        algorithm_name(alg),
+                        alg.as_str(),
                         self.inner.family
                     ),
                 ));
@@ -234,7 +234,7 @@ impl Key {
                     format!(
                         "HMAC secret is {} bytes; {} needs at least {}",
                         self.inner.secret_len,
-                        algorithm_name(alg),
+                        alg.as_str(),
                         hmac_min_len(alg)
                     ),
                 ));
@@ -341,7 +341,7 @@ impl Key {
         }
         jwk.insert("use".into(), "sig".into());
         if let [alg] = inner.algorithms.as_slice() {
-            jwk.insert("alg".into(), algorithm_name(*alg).into());
+            jwk.insert("alg".into(), alg.as_str().into());
         }
         if let Some(kid) = &inner.kid {
             jwk.insert("kid".into(), kid.clone().into());
@@ -385,7 +385,9 @@ impl Key {
         if !self.allows(alg) {
             return false;
         }
-        let Ok(verifier) = (provider().verifier_factory)(&alg, self.inner.decoding.expose()) else {
+        let Ok(verifier) =
+            (provider().verifier_factory)(&alg.to_jsonwebtoken(), self.inner.decoding.expose())
+        else {
             return false;
         };
         verifier.verify(message, &signature.to_vec()).is_ok()
@@ -398,7 +400,7 @@ impl Key {
                 KeyError::new(KeyErrorKind::CannotSign, "a public key cannot sign")
             })?;
         let alg = self.inner.algorithms[0];
-        let signer = (provider().signer_factory)(&alg, encoding.expose())
+        let signer = (provider().signer_factory)(&alg.to_jsonwebtoken(), encoding.expose())
             .map_err(|_| KeyError::invalid("the key cannot sign with its algorithm"))?;
         signer
             .try_sign(message)
@@ -418,10 +420,7 @@ impl Key {
         typ: &str,
     ) -> Result<String, KeyError> {
         let mut header = serde_json::Map::new();
-        header.insert(
-            "alg".into(),
-            algorithm_name(self.inner.algorithms[0]).into(),
-        );
+        header.insert("alg".into(), self.inner.algorithms[0].as_str().into());
         header.insert("typ".into(), typ.into());
         if let Some(kid) = &self.inner.kid {
             header.insert("kid".into(), kid.clone().into());

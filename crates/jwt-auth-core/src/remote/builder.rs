@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use arc_swap::ArcSwapOption;
 use tokio::sync::{mpsc, watch};
 
-use super::client::{HttpClient, RemoteError, default_client};
+use super::client::{HttpClient, RemoteError, RemoteErrorKind, default_client};
 use super::policy::{check_url, loggable_url};
 use super::refresh::{Loaded, Negative, Progress, Shared, StatusInner, run};
 use super::settings::{Settings, Target};
@@ -147,6 +147,7 @@ impl RemoteJwksBuilder {
     pub fn build(self) -> Result<RemoteJwks, RemoteError> {
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| {
             RemoteError::new(
+                RemoteErrorKind::NoRuntime,
                 "RemoteJwks::build needs a Tokio runtime: call it from async code running on \
                  Tokio (#[tokio::main], #[actix_web::main]) or inside Runtime::enter",
             )
@@ -154,17 +155,23 @@ impl RemoteJwksBuilder {
         let url = match &self.target {
             Target::Jwks(url) | Target::Discover { url, .. } => url,
         };
-        check_url(url, self.settings.allow_http).map_err(RemoteError::new)?;
+        check_url(url, self.settings.allow_http)
+            .map_err(|e| RemoteError::new(RemoteErrorKind::InvalidUrl, e))?;
         if let Target::Discover { issuer, .. } = &self.target
             && issuer.contains(['?', '#'])
         {
             // OpenID Connect Discovery §2: an issuer has no query or fragment.
-            return Err(RemoteError::new(format!(
-                "the issuer {:?} has a query or fragment, which an OpenID issuer never has",
-                loggable_url(issuer)
-            )));
+            return Err(RemoteError::new(
+                RemoteErrorKind::InvalidUrl,
+                format!(
+                    "the issuer {:?} has a query or fragment, which an OpenID issuer never has",
+                    loggable_url(issuer)
+                ),
+            ));
         }
-        self.settings.check().map_err(RemoteError::new)?;
+        self.settings
+            .check()
+            .map_err(|e| RemoteError::new(RemoteErrorKind::InvalidSetting, e))?;
         let client = match self.client {
             Some(client) => client,
             None => default_client(self.settings.timeout)?,

@@ -1,7 +1,6 @@
 //! The HTTP side: the [`HttpClient`] trait, what it answers, its errors, and
 //! the default `reqwest` client.
 
-use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -87,63 +86,55 @@ impl FetchResponse {
     }
 }
 
-/// Why a fetch of the key set (or of the discovery document) failed.
-#[derive(Clone, PartialEq, Eq)]
-pub struct FetchError {
-    message: Arc<str>,
+kinded_error! {
+    /// Why a fetch of the key set (or of the discovery document) failed.
+    FetchError, FetchErrorKind
 }
 
-impl FetchError {
-    /// An error with this message. Never put a secret in it: it is logged.
-    pub fn new(message: impl Into<Arc<str>>) -> Self {
-        Self {
-            message: message.into(),
-        }
-    }
+/// The kinds of [`FetchError`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum FetchErrorKind {
+    /// The request could not be sent or its answer read (DNS, connection,
+    /// TLS, a broken body).
+    Transport,
+    /// No answer within the configured timeout.
+    Timeout,
+    /// The server answered with a status other than 2xx or a followed 3xx.
+    Status,
+    /// The body is larger than the configured maximum.
+    TooLarge,
+    /// A redirect that was refused: too many, no `Location`, a target the URL
+    /// policy refuses, or one the HTTP client followed itself.
+    Redirect,
+    /// The document is not what it must be: not JSON, an unusable JWK set, a
+    /// discovery document without `issuer` or `jwks_uri`, or naming another
+    /// issuer.
+    InvalidDocument,
+    /// The background refresh task has stopped (its runtime shut down).
+    Stopped,
 }
 
-impl fmt::Debug for FetchError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "FetchError({:?})", &*self.message)
-    }
+kinded_error! {
+    /// A remote key source could not be built: a bad URL or setting, no Tokio
+    /// runtime, or no HTTP client.
+    RemoteError, RemoteErrorKind
 }
 
-impl fmt::Display for FetchError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
-    }
+/// The kinds of [`RemoteError`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum RemoteErrorKind {
+    /// The URL (or OpenID issuer) is refused by the URL policy.
+    InvalidUrl,
+    /// A duration or limit is outside its allowed range.
+    InvalidSetting,
+    /// No Tokio runtime to run the refresh task on.
+    NoRuntime,
+    /// No HTTP client: the default one could not be built, or the `reqwest`
+    /// feature is off and none was given.
+    NoClient,
 }
-
-impl std::error::Error for FetchError {}
-
-/// A remote key source could not be built: a bad URL, no Tokio runtime, or
-/// no HTTP client.
-#[derive(Clone, PartialEq, Eq)]
-pub struct RemoteError {
-    message: Arc<str>,
-}
-
-impl RemoteError {
-    pub(super) fn new(message: impl Into<Arc<str>>) -> Self {
-        Self {
-            message: message.into(),
-        }
-    }
-}
-
-impl fmt::Debug for RemoteError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "RemoteError({:?})", &*self.message)
-    }
-}
-
-impl fmt::Display for RemoteError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-impl std::error::Error for RemoteError {}
 
 #[cfg(feature = "reqwest")]
 impl HttpClient for reqwest::Client {
@@ -153,8 +144,9 @@ impl HttpClient for reqwest::Client {
         max_body: usize,
     ) -> BoxFuture<'a, Result<FetchResponse, FetchError>> {
         Box::pin(async move {
-            let requested = reqwest::Url::parse(url)
-                .map_err(|_| FetchError::new("the URL cannot be parsed"))?;
+            let requested = reqwest::Url::parse(url).map_err(|_| {
+                FetchError::new(FetchErrorKind::Transport, "the URL cannot be parsed")
+            })?;
             let mut response = reqwest::Client::get(self, requested.clone())
                 .header(
                     http::header::ACCEPT,
@@ -162,7 +154,16 @@ impl HttpClient for reqwest::Client {
                 )
                 .send()
                 .await
-                .map_err(|e| FetchError::new(format!("request failed: {}", e.without_url())))?;
+                .map_err(|e| {
+                    FetchError::new(
+                        if e.is_timeout() {
+                            FetchErrorKind::Timeout
+                        } else {
+                            FetchErrorKind::Transport
+                        },
+                        format!("request failed: {}", e.without_url()),
+                    )
+                })?;
             // reqwest moves user information into an `Authorization` header
             // and out of the URL: that is not a redirect.
             let mut plain = requested.clone();
@@ -170,6 +171,7 @@ impl HttpClient for reqwest::Client {
             let _ = plain.set_password(None);
             if response.url() != &requested && response.url() != &plain {
                 return Err(FetchError::new(
+                    FetchErrorKind::Redirect,
                     "the HTTP client followed a redirect itself, so its hops were not checked: \
                      build it with redirect(reqwest::redirect::Policy::none())",
                 ));
@@ -192,7 +194,10 @@ impl HttpClient for reqwest::Client {
             }
             let mut body = Vec::new();
             while let Some(chunk) = response.chunk().await.map_err(|e| {
-                FetchError::new(format!("reading the body failed: {}", e.without_url()))
+                FetchError::new(
+                    FetchErrorKind::Transport,
+                    format!("reading the body failed: {}", e.without_url()),
+                )
             })? {
                 if body.len() + chunk.len() > max_body {
                     return Err(too_large(max_body));
@@ -210,7 +215,10 @@ impl HttpClient for reqwest::Client {
 }
 
 pub(super) fn too_large(max_body: usize) -> FetchError {
-    FetchError::new(format!("the response is larger than {max_body} bytes"))
+    FetchError::new(
+        FetchErrorKind::TooLarge,
+        format!("the response is larger than {max_body} bytes"),
+    )
 }
 
 #[cfg(feature = "reqwest")]
@@ -223,13 +231,19 @@ pub(super) fn default_client(timeout: Duration) -> Result<Arc<dyn HttpClient>, R
         .redirect(reqwest::redirect::Policy::none())
         .user_agent(concat!("jwt-auth/", env!("CARGO_PKG_VERSION")))
         .build()
-        .map_err(|e| RemoteError::new(format!("cannot build the HTTP client: {e}")))?;
+        .map_err(|e| {
+            RemoteError::new(
+                RemoteErrorKind::NoClient,
+                format!("cannot build the HTTP client: {e}"),
+            )
+        })?;
     Ok(Arc::new(client))
 }
 
 #[cfg(not(feature = "reqwest"))]
 pub(super) fn default_client(_timeout: Duration) -> Result<Arc<dyn HttpClient>, RemoteError> {
     Err(RemoteError::new(
+        RemoteErrorKind::NoClient,
         "no HTTP client: enable the `reqwest` feature or call `http_client`",
     ))
 }

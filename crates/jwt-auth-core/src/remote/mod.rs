@@ -64,7 +64,9 @@ use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::{mpsc, watch};
 
 pub use builder::RemoteJwksBuilder;
-pub use client::{FetchError, FetchResponse, HttpClient, RemoteError};
+pub use client::{
+    FetchError, FetchErrorKind, FetchResponse, HttpClient, RemoteError, RemoteErrorKind,
+};
 pub use policy::redacted_url;
 
 use crate::BoxFuture;
@@ -129,7 +131,7 @@ pub struct RemoteStatus {
     /// When the keys were last fetched successfully.
     pub last_success: Option<SystemTime>,
     /// Why the last fetch failed, if it did.
-    pub last_error: Option<String>,
+    pub last_error: Option<FetchError>,
     /// Fetches attempted so far.
     pub fetches: u64,
     /// Fetches that failed so far.
@@ -196,10 +198,13 @@ impl RemoteJwks {
         self.request(need);
         let mut rx = self.inner.progress.clone();
         if rx.wait_for(|p| p.completed >= need).await.is_err() {
-            return Err(FetchError::new("the refresh task has stopped"));
+            return Err(FetchError::new(
+                FetchErrorKind::Stopped,
+                "the refresh task has stopped",
+            ));
         }
         match self.status().last_error {
-            Some(error) => Err(FetchError::new(error)),
+            Some(error) => Err(error),
             None => Ok(()),
         }
     }
@@ -328,7 +333,13 @@ mod tests {
             ),
         ];
         for (name, b) in cases {
-            let err = b.build().err().map(|e| e.to_string()).unwrap_or_default();
+            let err = b.build().err();
+            assert_eq!(
+                err.as_ref().map(RemoteError::kind),
+                Some(RemoteErrorKind::InvalidSetting),
+                "{name}"
+            );
+            let err = err.map(|e| e.to_string()).unwrap_or_default();
             assert!(err.contains(name), "{name}: {err:?}");
         }
         let at_the_bounds = builder()
@@ -345,9 +356,12 @@ mod tests {
     fn build_needs_a_runtime() {
         let err = RemoteJwks::builder("https://idp.example/jwks")
             .build()
-            .err()
-            .map(|e| e.to_string());
-        assert!(err.is_some_and(|e| e.contains("Tokio runtime")));
+            .err();
+        assert_eq!(
+            err.as_ref().map(RemoteError::kind),
+            Some(RemoteErrorKind::NoRuntime)
+        );
+        assert!(err.is_some_and(|e| e.to_string().contains("Tokio runtime")));
     }
 
     #[tokio::test]

@@ -11,7 +11,7 @@ use bytes::Bytes;
 use serde_json::Value;
 use tokio::sync::{mpsc, watch};
 
-use super::client::{FetchError, HttpClient, too_large};
+use super::client::{FetchError, FetchErrorKind, HttpClient, too_large};
 use super::policy::{check_url, loggable_url, redirect_target};
 use super::settings::{Settings, Target};
 use super::{MAX_REDIRECTS, MAX_REMOTE_DURATION};
@@ -34,7 +34,7 @@ pub(super) struct Negative {
 #[derive(Clone, Default)]
 pub(super) struct StatusInner {
     pub(super) last_success: Option<SystemTime>,
-    pub(super) last_error: Option<String>,
+    pub(super) last_error: Option<FetchError>,
     pub(super) fetches: u64,
     pub(super) failures: u64,
 }
@@ -99,23 +99,24 @@ impl Shared {
             let response = self.client.fetch(&current, max).await?;
             if matches!(response.status, 301 | 302 | 303 | 307 | 308) {
                 if hops == MAX_REDIRECTS {
-                    return Err(FetchError::new(format!(
-                        "more than {MAX_REDIRECTS} redirects"
-                    )));
+                    return Err(FetchError::new(
+                        FetchErrorKind::Redirect,
+                        format!("more than {MAX_REDIRECTS} redirects"),
+                    ));
                 }
                 hops += 1;
-                let location = response
-                    .location
-                    .ok_or_else(|| FetchError::new("a redirect without a Location"))?;
+                let location = response.location.ok_or_else(|| {
+                    FetchError::new(FetchErrorKind::Redirect, "a redirect without a Location")
+                })?;
                 current = redirect_target(&current, &location, self.settings.allow_http)
-                    .map_err(FetchError::new)?;
+                    .map_err(|e| FetchError::new(FetchErrorKind::Redirect, e))?;
                 continue;
             }
             if !(200..300).contains(&response.status) {
-                return Err(FetchError::new(format!(
-                    "the server answered HTTP {}",
-                    response.status
-                )));
+                return Err(FetchError::new(
+                    FetchErrorKind::Status,
+                    format!("the server answered HTTP {}", response.status),
+                ));
             }
             if response.body.len() > max {
                 return Err(too_large(max));
@@ -126,24 +127,36 @@ impl Shared {
 
     async fn discover(&self, issuer: &str, url: &str) -> Result<String, FetchError> {
         let body = self.get(url).await?;
-        let doc: Value = serde_json::from_slice(&body)
-            .map_err(|_| FetchError::new("the discovery document is not JSON"))?;
-        let found = doc
-            .get("issuer")
-            .and_then(Value::as_str)
-            .ok_or_else(|| FetchError::new("the discovery document has no `issuer`"))?;
+        let doc: Value = serde_json::from_slice(&body).map_err(|_| {
+            FetchError::new(
+                FetchErrorKind::InvalidDocument,
+                "the discovery document is not JSON",
+            )
+        })?;
+        let found = doc.get("issuer").and_then(Value::as_str).ok_or_else(|| {
+            FetchError::new(
+                FetchErrorKind::InvalidDocument,
+                "the discovery document has no `issuer`",
+            )
+        })?;
         if found != issuer {
-            return Err(FetchError::new(format!(
-                "the discovery document names issuer {:?}, not the configured {:?}: refused",
-                loggable_url(found),
-                loggable_url(issuer)
-            )));
+            return Err(FetchError::new(
+                FetchErrorKind::InvalidDocument,
+                format!(
+                    "the discovery document names issuer {:?}, not the configured {:?}: refused",
+                    loggable_url(found),
+                    loggable_url(issuer)
+                ),
+            ));
         }
-        let jwks_uri = doc
-            .get("jwks_uri")
-            .and_then(Value::as_str)
-            .ok_or_else(|| FetchError::new("the discovery document has no `jwks_uri`"))?;
-        let jwks_uri = check_url(jwks_uri, self.settings.allow_http).map_err(FetchError::new)?;
+        let jwks_uri = doc.get("jwks_uri").and_then(Value::as_str).ok_or_else(|| {
+            FetchError::new(
+                FetchErrorKind::InvalidDocument,
+                "the discovery document has no `jwks_uri`",
+            )
+        })?;
+        let jwks_uri = check_url(jwks_uri, self.settings.allow_http)
+            .map_err(|e| FetchError::new(FetchErrorKind::InvalidDocument, e))?;
         Ok(jwks_uri.into())
     }
 
@@ -158,8 +171,12 @@ impl Shared {
             }
         };
         let (body, cache_control) = self.get_with_cache_control(&url).await?;
-        let (keys, refused) = KeySet::parse_jwks(&body, &self.settings.policy)
-            .map_err(|e| FetchError::new(format!("unusable JWK set: {e}")))?;
+        let (keys, refused) = KeySet::parse_jwks(&body, &self.settings.policy).map_err(|e| {
+            FetchError::new(
+                FetchErrorKind::InvalidDocument,
+                format!("unusable JWK set: {e}"),
+            )
+        })?;
         Ok(Fetched {
             keys,
             refused,
@@ -288,10 +305,10 @@ pub(super) async fn run(
         .await
         {
             Ok(result) => result,
-            Err(_) => Err(FetchError::new(format!(
-                "no answer within {:?}",
-                shared.settings.timeout
-            ))),
+            Err(_) => Err(FetchError::new(
+                FetchErrorKind::Timeout,
+                format!("no answer within {:?}", shared.settings.timeout),
+            )),
         };
         done = number;
         let ok = result.is_ok();
@@ -306,7 +323,7 @@ pub(super) async fn run(
                 }
                 Err(e) => {
                     status.failures += 1;
-                    status.last_error = Some(e.to_string());
+                    status.last_error = Some(e.clone());
                 }
             }
         }
