@@ -100,7 +100,7 @@ fn the_limit_is_exact_and_configurable() {
     let req = request("authorization", format!("Bearer {token}").as_bytes());
     let sources = [TokenSource::AuthorizationBearer];
     assert_eq!(
-        extract_token(&sources, &req, 100).unwrap().as_deref(),
+        extract_token(&sources, &req, 100).unwrap(),
         Some(token.as_str())
     );
     assert_eq!(
@@ -162,7 +162,7 @@ fn cookie_parsing_is_bounded() {
     few.push("jwt=a.b.c".into());
     let req = request("cookie", few.join("; ").as_bytes());
     assert_eq!(
-        extract_token(&sources, &req, 8192).unwrap().as_deref(),
+        extract_token(&sources, &req, 8192).unwrap(),
         Some("a.b.c")
     );
 }
@@ -209,4 +209,64 @@ fn a_jwk_set_is_capped_in_key_count() {
     assert!(KeySet::from_jwks(&over).is_err(), "1025 keys are refused");
     let under = json!({ "keys": keys[..1024] }).to_string();
     assert_eq!(KeySet::from_jwks(&under).unwrap().keys().len(), 1024);
+}
+
+/// A cache hit allocates nothing in jwt-auth: the token is read from the
+/// header without a copy, the cache is probed with it (a fast keyed hash and
+/// one comparison, no digest), the clock is read once, and the decision
+/// shares the cached claims. Only the adapter's insertion of the
+/// `Authentication` into the request's extensions allocates (the extension
+/// map), and that is measured apart.
+#[test]
+fn a_cache_hit_allocates_nothing() {
+    use jwt_auth_core::adapter::Decision;
+
+    let key = key();
+    for (name, token) in [
+        (
+            "HS256",
+            key.encode(&json!({"sub": "alice", "exp": NOW + 600, "scope": "read write"}))
+                .unwrap(),
+        ),
+        (
+            "RS256",
+            jwt_auth_tests::pem_key("rsa.pem")
+                .encode(&json!({"sub": "alice", "exp": NOW + 600}))
+                .unwrap(),
+        ),
+    ] {
+        let auth = if name == "HS256" {
+            auth()
+        } else {
+            Authenticator::new(jwt_auth_tests::pem_key("rsa.pem"))
+                .clock(|| UNIX_EPOCH + Duration::from_secs(NOW))
+        };
+        let req = request("authorization", format!("Bearer {token}").as_bytes());
+        // The first request verifies and fills the cache.
+        assert!(matches!(
+            now_or_never(auth.decide(&req)),
+            Decision::Allow(_)
+        ));
+        assert_eq!(auth.cached_tokens(), 1, "{name}");
+        for _ in 0..3 {
+            let (decision, bytes) = allocated(|| now_or_never(auth.decide(&req)));
+            let Decision::Allow(allow) = decision else {
+                panic!("{name}: a cached token is refused");
+            };
+            assert_eq!(bytes, 0, "{name}: a cache hit allocated {bytes} bytes");
+            let claims = allow
+                .authentication()
+                .token()
+                .map(|t| t.claims_map().clone());
+            assert_eq!(
+                claims.as_ref().and_then(|c| c.get("sub")),
+                Some(&json!("alice")),
+                "{name}"
+            );
+            // Outside the hit: the adapter stores the extension.
+            let mut parts = request("x", b"y").into_parts().0;
+            let (_, bytes) = allocated(|| parts.extensions.insert(allow.into_authentication()));
+            assert!(bytes > 0, "the extension map is the one allocation");
+        }
+    }
 }

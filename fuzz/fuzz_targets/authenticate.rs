@@ -13,9 +13,9 @@
 use std::sync::LazyLock;
 
 use http::HeaderValue;
+use jwt_auth_core::adapter::extract_token;
 use jwt_auth_core::test_util::b64url;
 use jwt_auth_core::{Algorithm, AuthError, Authenticator, Key, TokenSource};
-use jwt_auth_core::adapter::{extract_token};
 use jwt_auth_fuzz::{
     P256_PRIVATE_PEM, P256_PUBLIC_PEM, RSA_PUBLIC_PEM, Verdict, check_accepted, check_refusal,
     hmac_keyset, hmac_signer, lenient, ready, verdict,

@@ -11,8 +11,8 @@
 use std::sync::LazyLock;
 
 use http::HeaderValue;
+use jwt_auth_core::adapter::extract_token;
 use jwt_auth_core::{AuthErrorKind, TokenSource};
-use jwt_auth_core::adapter::{extract_token};
 use libfuzzer_sys::fuzz_target;
 
 type Found = Result<Option<String>, AuthErrorKind>;
@@ -106,7 +106,9 @@ fn run<R: jwt_auth_core::adapter::AuthRequest + ?Sized>(
     req: &R,
     max_len: usize,
 ) -> Found {
-    extract_token(sources, req, max_len).map_err(|e| e.kind())
+    extract_token(sources, req, max_len)
+        .map(|t| t.map(str::to_owned))
+        .map_err(|e| e.kind())
 }
 
 /// The first source that holds a token decides, an error included.

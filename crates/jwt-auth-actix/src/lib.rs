@@ -232,7 +232,7 @@ impl<'a> ActixRequest<'a> {
     }
 }
 
-impl jwt_auth_core::adapter::AuthRequest for ActixRequest<'_> {
+impl<'r> jwt_auth_core::adapter::AuthRequest for ActixRequest<'r> {
     fn method(&self) -> Option<&str> {
         Some(self.0.method().as_str())
     }
@@ -245,10 +245,8 @@ impl jwt_auth_core::adapter::AuthRequest for ActixRequest<'_> {
         Some(self.0.query_string()).filter(|q| !q.is_empty())
     }
 
-    fn for_each_header(&self, name: &str, f: &mut dyn FnMut(&[u8])) {
-        for value in self.0.headers().get_all(name) {
-            f(value.as_bytes());
-        }
+    fn header_values<'a>(&'a self, name: &str) -> impl Iterator<Item = &'a [u8]> + use<'a, 'r> {
+        self.0.headers().get_all(name).map(|v| v.as_bytes())
     }
 }
 

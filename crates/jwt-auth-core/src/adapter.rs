@@ -46,17 +46,13 @@ use crate::error::{AuthError, AuthErrorKind, ErrorResponse};
 /// keeps the HTTP answer.
 pub fn is_grpc<R: AuthRequest + ?Sized>(req: &R) -> bool {
     const GRPC: &[u8] = b"application/grpc";
-    let mut grpc = false;
-    let mut seen = false;
-    req.for_each_header("content-type", &mut |value| {
-        if !seen {
-            seen = true;
-            grpc = value.len() >= GRPC.len()
+    req.header_values("content-type")
+        .next()
+        .is_some_and(|value| {
+            value.len() >= GRPC.len()
                 && value[..GRPC.len()].eq_ignore_ascii_case(GRPC)
-                && matches!(value.get(GRPC.len()), None | Some(b'+' | b';'));
-        }
-    });
-    grpc
+                && matches!(value.get(GRPC.len()), None | Some(b'+' | b';'))
+        })
 }
 
 /// What to do with a request.

@@ -422,7 +422,7 @@ impl Authenticator {
             }
             Err(e) => return AuthenticateFuture::ready(crate::observe::finish(&span, Err(e))),
         };
-        match self.attempt(&token, Mode::MayRefresh, &span) {
+        match self.attempt(token, Mode::MayRefresh, &span) {
             Attempt::Done(Ok(verified)) if config.store.is_some() => {
                 let this = self.clone();
                 AuthenticateFuture::waiting(async move {
@@ -436,6 +436,7 @@ impl Authenticator {
             #[cfg(feature = "remote")]
             Attempt::Wait(wait) => {
                 let this = self.clone();
+                let token = token.to_owned();
                 AuthenticateFuture::waiting(async move {
                     wait.await;
                     let outcome = match this.attempt(&token, Mode::AfterRefresh, &span) {
@@ -496,22 +497,19 @@ impl Authenticator {
     fn attempt(&self, token: &str, mode: Mode, span: &tracing::Span) -> Attempt {
         let config = &*self.inner;
         let v = &config.validation;
-        let hash = if config.cache.is_enabled() && token.len() <= v.max_token_len {
-            let hash = TokenCache::hash(token);
-            let hit = config.cache.get(&hash, v.now_time(), v.leeway);
+        let cached = config.cache.is_enabled() && token.len() <= v.max_token_len;
+        if cached {
+            let hit = config.cache.get(token, v.now_time(), v.leeway);
             crate::observe::cache(span, hit.is_some());
             if let Some(hit) = hit {
                 return Attempt::Done(Ok(hit));
             }
-            Some(hash)
-        } else {
-            None
-        };
+        }
         let remember = |verified: Result<VerifiedToken, AuthError>, scope: Scope| {
-            if let (Some(hash), Ok(token)) = (hash, &verified) {
+            if let (true, Ok(verified)) = (cached, &verified) {
                 config
                     .cache
-                    .insert(hash, token, scope, v.now_time(), v.leeway);
+                    .insert(token, verified, scope, v.now_time(), v.leeway);
             }
             Attempt::Done(verified)
         };

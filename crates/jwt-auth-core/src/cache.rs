@@ -1,7 +1,12 @@
 //! The verified-token cache: a token seen again is answered from memory,
 //! without checking its signature again.
 //!
-//! - **Key:** SHA-256 of the whole token, never the token itself.
+//! - **Key:** the whole token, compared in full on a hit, so no collision
+//!   can ever serve one token's claims for another. It is found through
+//!   `quick_cache`'s default hasher (foldhash, seeded at random per cache),
+//!   so a hit costs one fast hash of the token and one comparison: no
+//!   cryptographic digest, no copy, no allocation. The token is held for the
+//!   entry's life, as its claims are; the cache is never printed.
 //! - **Value:** the verified token (its claims shared through an `Arc`), its
 //!   `exp`/`nbf`, and, for remote keys, the key source and the key-set
 //!   generation it was verified under.
@@ -19,10 +24,9 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 
 #[cfg(feature = "remote")]
 use crate::remote::RemoteJwks;
@@ -58,21 +62,20 @@ pub(crate) struct Entry {
     exp: Option<f64>,
     nbf: Option<f64>,
     scope: Scope,
-    /// When the entry must be gone, in the cache's (monotonic) time.
-    expires: Instant,
+    /// Unix seconds (on the validation clock) after which the entry is
+    /// never served: `exp` plus the leeway, or 5 minutes after it was cached
+    /// for a token without `exp`.
+    deadline: f64,
 }
 
-/// SHA-256 of the token: the cache key.
-pub(crate) type TokenHash = [u8; 32];
-
-/// A bounded map from token hash to verified token.
+/// A bounded map from token to verified token.
 #[derive(Clone)]
 pub(crate) struct TokenCache {
     entries: Option<Arc<Entries>>,
 }
 
 struct Entries {
-    map: quick_cache::sync::Cache<TokenHash, Arc<Entry>>,
+    map: quick_cache::sync::Cache<Box<str>, Arc<Entry>>,
     inserts: AtomicU64,
 }
 
@@ -96,36 +99,33 @@ impl TokenCache {
         self.entries.is_some()
     }
 
-    pub(crate) fn hash(token: &str) -> TokenHash {
-        Sha256::digest(token.as_bytes()).into()
-    }
-
-    /// The cached token, if any and still valid at `now` with `leeway`.
+    /// The verified token cached for `token`, if it is still timely at
+    /// `now` (the one clock reading of the request) and its key set is
+    /// still the one it was verified with.
     pub(crate) fn get(
         &self,
-        hash: &TokenHash,
+        token: &str,
         now: SystemTime,
         leeway: Duration,
     ) -> Option<VerifiedToken> {
         let entries = self.entries.as_ref()?;
-        let entry = entries.map.get(hash)?;
+        let entry = entries.map.get(token)?;
         let now = seconds(now);
         let leeway = leeway.as_secs_f64();
-        let timely = entry.expires > Instant::now()
+        let timely = now < entry.deadline
             && entry.exp.is_none_or(|exp| now < exp + leeway)
             && entry.nbf.is_none_or(|nbf| nbf - leeway <= now);
         if timely && entry.scope.still_valid() {
             Some(entry.token.clone())
         } else {
-            entries.map.remove(hash);
+            entries.map.remove(token);
             None
         }
     }
 
-    /// Remembers a token that just verified.
     pub(crate) fn insert(
         &self,
-        hash: TokenHash,
+        raw: &str,
         token: &VerifiedToken,
         scope: Scope,
         now: SystemTime,
@@ -137,36 +137,27 @@ impl TokenCache {
         let claims = token.claims_map();
         let number = |name: &str| claims.get(name).and_then(Value::as_f64);
         let (exp, nbf) = (number("exp"), number("nbf"));
-        let ttl = match exp {
-            Some(exp) => {
-                let left = exp + leeway.as_secs_f64() - seconds(now);
-                if left.is_nan() || left <= 0.0 {
-                    return;
-                }
-                Duration::try_from_secs_f64(left).unwrap_or(NO_EXP_TTL)
-            }
-            None => NO_EXP_TTL,
+        let now = seconds(now);
+        let deadline = match exp {
+            Some(exp) => exp + leeway.as_secs_f64(),
+            None => now + NO_EXP_TTL.as_secs_f64(),
         };
-        // Whatever the clock and the claims say, no arithmetic may overflow:
-        // a deadline that cannot be represented is simply not cached.
-        let Some(expires) = Instant::now().checked_add(ttl) else {
+        if deadline.is_nan() || deadline <= now {
             return;
-        };
+        }
         let entry = Entry {
             token: token.clone(),
             exp,
             nbf,
             scope,
-            expires,
+            deadline,
         };
-        entries.map.insert(hash, Arc::new(entry));
+        entries.map.insert(raw.into(), Arc::new(entry));
         if entries.inserts.fetch_add(1, Ordering::Relaxed) % PURGE_EVERY == PURGE_EVERY - 1 {
-            let now = Instant::now();
-            entries.map.retain(|_, entry| entry.expires > now);
+            entries.map.retain(|_, entry| entry.deadline > now);
         }
     }
 
-    /// How many entries are held (approximately: eviction is lazy).
     pub(crate) fn len(&self) -> u64 {
         self.entries.as_ref().map_or(0, |e| e.map.len() as u64)
     }

@@ -621,7 +621,9 @@ impl TokenService {
 
     fn cookie_token<R: AuthRequest + ?Sized>(&self, req: &R) -> Result<String, AuthError> {
         let source = [TokenSource::cookie(self.cookie.name.clone())];
-        extract_token(&source, req, 8192)?.ok_or_else(|| AuthErrorKind::MissingToken.into())
+        extract_token(&source, req, 8192)?
+            .map(str::to_owned)
+            .ok_or_else(|| AuthErrorKind::MissingToken.into())
     }
 
     /// Logs out: denies the access token until an hour past its `exp` (the

@@ -82,9 +82,9 @@ pub trait AuthRequest {
     /// The raw query string, without `?`.
     fn query(&self) -> Option<&str>;
 
-    /// Calls `f` with every value of the header `name` (given in lower case),
-    /// in order.
-    fn for_each_header(&self, name: &str, f: &mut dyn FnMut(&[u8]));
+    /// The values of the header `name` (given in lower case), in order,
+    /// borrowed from the request: a token is read without a copy.
+    fn header_values<'a>(&'a self, name: &str) -> impl Iterator<Item = &'a [u8]> + use<'a, Self>;
 }
 
 impl AuthRequest for http::HeaderMap {
@@ -100,10 +100,10 @@ impl AuthRequest for http::HeaderMap {
         None
     }
 
-    fn for_each_header(&self, name: &str, f: &mut dyn FnMut(&[u8])) {
-        for value in self.get_all(name) {
-            f(value.as_bytes());
-        }
+    fn header_values<'a>(&'a self, name: &str) -> impl Iterator<Item = &'a [u8]> + use<'a> {
+        self.get_all(name)
+            .into_iter()
+            .map(http::HeaderValue::as_bytes)
     }
 }
 
@@ -120,8 +120,8 @@ impl AuthRequest for http::request::Parts {
         self.uri.query()
     }
 
-    fn for_each_header(&self, name: &str, f: &mut dyn FnMut(&[u8])) {
-        self.headers.for_each_header(name, f);
+    fn header_values<'a>(&'a self, name: &str) -> impl Iterator<Item = &'a [u8]> + use<'a> {
+        self.headers.header_values(name)
     }
 }
 
@@ -138,8 +138,8 @@ impl<B> AuthRequest for http::Request<B> {
         self.uri().query()
     }
 
-    fn for_each_header(&self, name: &str, f: &mut dyn FnMut(&[u8])) {
-        self.headers().for_each_header(name, f);
+    fn header_values<'a>(&'a self, name: &str) -> impl Iterator<Item = &'a [u8]> + use<'a, B> {
+        self.headers().header_values(name)
     }
 }
 
@@ -148,13 +148,13 @@ const MAX_COOKIE_PAIRS: usize = 256;
 
 /// Finds the token in the first source that holds one.
 ///
-/// `Ok(None)` means no source held a token. A token longer than `max_len` is
-/// refused (401) before it is copied.
-pub fn extract_token<R: AuthRequest + ?Sized>(
+/// `Ok(None)` means no source held a token. The token is borrowed from the
+/// request, never copied; one longer than `max_len` is refused (401).
+pub fn extract_token<'a, R: AuthRequest + ?Sized>(
     sources: &[TokenSource],
-    req: &R,
+    req: &'a R,
     max_len: usize,
-) -> Result<Option<String>, AuthError> {
+) -> Result<Option<&'a str>, AuthError> {
     for source in sources {
         let found = match source {
             TokenSource::AuthorizationBearer => from_authorization(req, max_len)?,
@@ -169,13 +169,13 @@ pub fn extract_token<R: AuthRequest + ?Sized>(
     Ok(None)
 }
 
-fn bounded(token: &[u8], max_len: usize) -> Result<Option<String>, AuthError> {
+fn bounded(token: &[u8], max_len: usize) -> Result<Option<&str>, AuthError> {
     if token.len() > max_len {
         return Err(AuthErrorKind::TokenTooLarge.into());
     }
     // Non-UTF-8 cannot be a JWT; keep it as a malformed token.
     match std::str::from_utf8(token) {
-        Ok(s) => Ok(Some(s.to_owned())),
+        Ok(s) => Ok(Some(s)),
         Err(_) => Err(AuthError::with_detail(
             AuthErrorKind::Malformed,
             "token is not UTF-8",
@@ -208,26 +208,33 @@ fn trim(v: &[u8]) -> &[u8] {
     v
 }
 
+/// The one value of a header that must not be repeated: `Ok(None)` when it
+/// is absent, an error naming `what` when it is sent more than once (which
+/// one counts would be ambiguous).
+fn single<'a, R: AuthRequest + ?Sized>(
+    req: &'a R,
+    name: &str,
+    what: &'static str,
+) -> Result<Option<&'a [u8]>, AuthError> {
+    let mut values = req.header_values(name);
+    let first = values.next();
+    if values.next().is_some() {
+        return Err(AuthError::with_detail(
+            AuthErrorKind::MalformedRequest,
+            what,
+        ));
+    }
+    Ok(first)
+}
+
 fn from_authorization<R: AuthRequest + ?Sized>(
     req: &R,
     max_len: usize,
-) -> Result<Option<String>, AuthError> {
-    let mut count = 0usize;
-    let mut outcome: Result<Option<String>, AuthError> = Ok(None);
-    req.for_each_header("authorization", &mut |value| {
-        count += 1;
-        if count == 1 {
-            outcome = parse_bearer(value, max_len);
-        }
-    });
-    if count > 1 {
-        // Two Authorization headers: which one counts is ambiguous.
-        return Err(AuthError::with_detail(
-            AuthErrorKind::MalformedRequest,
-            "several Authorization headers",
-        ));
+) -> Result<Option<&str>, AuthError> {
+    match single(req, "authorization", "several Authorization headers")? {
+        Some(value) => parse_bearer(value, max_len),
+        None => Ok(None),
     }
-    outcome
 }
 
 /// Parses one `Authorization` value. `Ok(None)` for another scheme.
@@ -237,7 +244,7 @@ fn from_authorization<R: AuthRequest + ?Sized>(
 /// whitespace between two parts of the credentials is a malformed request
 /// (400); stray whitespace before or after the token makes the token itself
 /// invalid (401), as does anything that is not a JWS.
-fn parse_bearer(value: &[u8], max_len: usize) -> Result<Option<String>, AuthError> {
+fn parse_bearer(value: &[u8], max_len: usize) -> Result<Option<&str>, AuthError> {
     let value = trim_start(value);
     let scheme_end = value.iter().position(|&b| is_ws(b)).unwrap_or(value.len());
     let (scheme, rest) = value.split_at(scheme_end);
@@ -266,16 +273,12 @@ fn parse_bearer(value: &[u8], max_len: usize) -> Result<Option<String>, AuthErro
     bounded(token, max_len)
 }
 
-fn from_cookie<R: AuthRequest + ?Sized>(
-    req: &R,
+fn from_cookie<'a, R: AuthRequest + ?Sized>(
+    req: &'a R,
     name: &str,
     max_len: usize,
-) -> Result<Option<String>, AuthError> {
-    let mut outcome: Result<Option<String>, AuthError> = Ok(None);
-    req.for_each_header("cookie", &mut |header| {
-        if !matches!(outcome, Ok(None)) {
-            return;
-        }
+) -> Result<Option<&'a str>, AuthError> {
+    for header in req.header_values("cookie") {
         for pair in header.split(|&b| b == b';').take(MAX_COOKIE_PAIRS) {
             let pair = trim(pair);
             let Some(eq) = pair.iter().position(|&b| b == b'=') else {
@@ -291,41 +294,28 @@ fn from_cookie<R: AuthRequest + ?Sized>(
             if value.is_empty() {
                 continue;
             }
-            outcome = bounded(value, max_len);
-            return;
+            return bounded(value, max_len);
         }
-    });
-    outcome
-}
-
-fn from_header<R: AuthRequest + ?Sized>(
-    req: &R,
-    name: &str,
-    max_len: usize,
-) -> Result<Option<String>, AuthError> {
-    let mut count = 0usize;
-    let mut outcome: Result<Option<String>, AuthError> = Ok(None);
-    req.for_each_header(name, &mut |value| {
-        count += 1;
-        let value = trim(value);
-        if count == 1 && !value.is_empty() {
-            outcome = bounded(value, max_len);
-        }
-    });
-    if count > 1 {
-        return Err(AuthError::with_detail(
-            AuthErrorKind::MalformedRequest,
-            "token header sent more than once",
-        ));
     }
-    outcome
+    Ok(None)
 }
 
-fn from_query<R: AuthRequest + ?Sized>(
-    req: &R,
+fn from_header<'a, R: AuthRequest + ?Sized>(
+    req: &'a R,
     name: &str,
     max_len: usize,
-) -> Result<Option<String>, AuthError> {
+) -> Result<Option<&'a str>, AuthError> {
+    match single(req, name, "token header sent more than once")? {
+        Some(value) if !trim(value).is_empty() => bounded(trim(value), max_len),
+        _ => Ok(None),
+    }
+}
+
+fn from_query<'a, R: AuthRequest + ?Sized>(
+    req: &'a R,
+    name: &str,
+    max_len: usize,
+) -> Result<Option<&'a str>, AuthError> {
     let Some(query) = req.query() else {
         return Ok(None);
     };
@@ -348,7 +338,9 @@ mod tests {
             b = b.header("authorization", *v);
         }
         let req = b.body(()).map_err(|_| AuthErrorKind::Malformed)?;
-        extract_token(&[TokenSource::AuthorizationBearer], &req, 64).map_err(|e| e.kind())
+        extract_token(&[TokenSource::AuthorizationBearer], &req, 64)
+            .map(|t| t.map(str::to_owned))
+            .map_err(|e| e.kind())
     }
 
     #[test]
@@ -390,15 +382,15 @@ mod tests {
             TokenSource::header("X-Token"),
         ];
         assert_eq!(
-            extract_token(&all, &req, 64).ok().flatten().as_deref(),
+            extract_token(&all, &req, 64).ok().flatten(),
             Some("q.q.q")
         );
         assert_eq!(
-            extract_token(&all[2..], &req, 64).ok().flatten().as_deref(),
+            extract_token(&all[2..], &req, 64).ok().flatten(),
             Some("c.c.c")
         );
         assert_eq!(
-            extract_token(&all[3..], &req, 64).ok().flatten().as_deref(),
+            extract_token(&all[3..], &req, 64).ok().flatten(),
             Some("h.h.h")
         );
         assert_eq!(extract_token(&all[..1], &req, 64).ok().flatten(), None);

@@ -479,16 +479,14 @@ const USERS: &[(&str, &str, &[&str])] = &[
 /// HTML form (which can only send `application/x-www-form-urlencoded`,
 /// `multipart/form-data` or `text/plain`) cannot log a browser in.
 fn is_json<R: AuthRequest + ?Sized>(req: &R) -> bool {
-    let mut count = 0;
-    let mut json = false;
-    req.for_each_header("content-type", &mut |value| {
-        count += 1;
-        let essence = value.split(|&b| b == b';').next().unwrap_or_default();
-        json = essence
-            .trim_ascii()
-            .eq_ignore_ascii_case(b"application/json");
-    });
-    count == 1 && json
+    let mut values = req.header_values("content-type");
+    let (Some(value), None) = (values.next(), values.next()) else {
+        return false;
+    };
+    let essence = value.split(|&b| b == b';').next().unwrap_or_default();
+    essence
+        .trim_ascii()
+        .eq_ignore_ascii_case(b"application/json")
 }
 
 /// `POST /login` with JSON `{"username","password"}` (`Content-Type:
