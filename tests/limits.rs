@@ -161,10 +161,7 @@ fn cookie_parsing_is_bounded() {
     let mut few = (0..200).map(|i| format!("c{i}=v")).collect::<Vec<_>>();
     few.push("jwt=a.b.c".into());
     let req = request("cookie", few.join("; ").as_bytes());
-    assert_eq!(
-        extract_token(&sources, &req, 8192).unwrap(),
-        Some("a.b.c")
-    );
+    assert_eq!(extract_token(&sources, &req, 8192).unwrap(), Some("a.b.c"));
 }
 
 /// A valid HS256 token whose claims hold `depth` nested arrays.
@@ -221,26 +218,25 @@ fn a_jwk_set_is_capped_in_key_count() {
 fn a_cache_hit_allocates_nothing() {
     use jwt_auth_core::adapter::Decision;
 
-    let key = key();
-    for (name, token) in [
-        (
-            "HS256",
-            key.encode(&json!({"sub": "alice", "exp": NOW + 600, "scope": "read write"}))
-                .unwrap(),
-        ),
+    let rsa = jwt_auth_tests::pem_key("rsa.pem");
+    let claims = json!({"sub": "alice", "exp": NOW + 600, "scope": "read write"});
+    let with_ids = json!({"sub": "alice", "exp": NOW + 600, "jti": "j-1", "fam": "f-1"});
+    let cases = [
+        ("HS256", auth(), key().encode(&claims).unwrap()),
         (
             "RS256",
-            jwt_auth_tests::pem_key("rsa.pem")
-                .encode(&json!({"sub": "alice", "exp": NOW + 600}))
-                .unwrap(),
+            Authenticator::new(rsa.clone()).clock(|| UNIX_EPOCH + Duration::from_secs(NOW)),
+            rsa.encode(&claims).unwrap(),
         ),
-    ] {
-        let auth = if name == "HS256" {
-            auth()
-        } else {
-            Authenticator::new(jwt_auth_tests::pem_key("rsa.pem"))
-                .clock(|| UNIX_EPOCH + Duration::from_secs(NOW))
-        };
+        // The in-memory revocation check answers at once: no future, no key
+        // string.
+        (
+            "HS256 + MemoryStore",
+            auth().revocation_store(jwt_auth_core::MemoryStore::new()),
+            key().encode(&with_ids).unwrap(),
+        ),
+    ];
+    for (name, auth, token) in cases {
         let req = request("authorization", format!("Bearer {token}").as_bytes());
         // The first request verifies and fills the cache.
         assert!(matches!(

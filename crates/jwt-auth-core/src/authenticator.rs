@@ -18,7 +18,7 @@ use crate::json::{self, JsonError};
 use crate::jws::{CompactParts, JwsHeader};
 use crate::key::Key;
 use crate::keysource::{KeySource, Repr};
-use crate::revocation::RevocationStore;
+use crate::revocation::{RevocationStore, StoreError};
 use crate::source::{AuthRequest, TokenSource, extract_token};
 use crate::token::VerifiedToken;
 use crate::validation::Validation;
@@ -424,6 +424,11 @@ impl Authenticator {
         };
         match self.attempt(token, Mode::MayRefresh, &span) {
             Attempt::Done(Ok(verified)) if config.store.is_some() => {
+                // A store that answers at once (in memory) needs no future.
+                if let Some(outcome) = self.revocation_now(&verified) {
+                    let outcome = outcome.map(|()| Some(verified));
+                    return AuthenticateFuture::ready(crate::observe::finish(&span, outcome));
+                }
                 let this = self.clone();
                 AuthenticateFuture::waiting(async move {
                     let outcome = this.check_revocation(verified).await;
@@ -450,24 +455,46 @@ impl Authenticator {
         }
     }
 
+    /// The token's revocation handles (`jti`, family), if it has any.
+    fn revocation_ids(token: &VerifiedToken) -> Option<(Option<&str>, Option<&str>)> {
+        let claims = token.claims_map();
+        let jti = claims.get("jti").and_then(Value::as_str);
+        let family = claims.get("fam").and_then(Value::as_str);
+        (jti.is_some() || family.is_some()).then_some((jti, family))
+    }
+
+    /// The revocation verdict when the store can give it at once: `None`
+    /// when the store must be awaited.
+    fn revocation_now(&self, token: &VerifiedToken) -> Option<Result<(), AuthError>> {
+        let store = self.inner.store.as_ref()?;
+        let Some((jti, family)) = Self::revocation_ids(token) else {
+            return Some(Ok(()));
+        };
+        Some(self.revocation_verdict(store.is_revoked_now(jti, family)?))
+    }
+
     /// Consults the revocation store, if any, about a verified token.
     async fn check_revocation(self, token: VerifiedToken) -> Outcome {
         let Some(store) = &self.inner.store else {
             return Ok(Some(token));
         };
-        let claims = token.claims_map();
-        let jti = claims.get("jti").and_then(Value::as_str);
-        let family = claims.get("fam").and_then(Value::as_str);
-        if jti.is_none() && family.is_none() {
+        let Some((jti, family)) = Self::revocation_ids(&token) else {
             return Ok(Some(token));
-        }
-        match store.is_revoked(jti, family).await {
-            Ok(false) => Ok(Some(token)),
+        };
+        let answer = store.is_revoked(jti, family).await;
+        self.revocation_verdict(answer).map(|()| Some(token))
+    }
+
+    /// What the store's answer means for the request (failing closed unless
+    /// told otherwise).
+    fn revocation_verdict(&self, answer: Result<bool, StoreError>) -> Result<(), AuthError> {
+        match answer {
+            Ok(false) => Ok(()),
             Ok(true) => Err(AuthErrorKind::Revoked.into()),
             Err(error) if self.inner.fail_open => {
                 crate::observe::revocation_error();
                 tracing::warn!(%error, "jwt-auth: the revocation store failed; failing open");
-                Ok(Some(token))
+                Ok(())
             }
             Err(error) => {
                 crate::observe::revocation_error();

@@ -40,6 +40,20 @@ pub trait RevocationStore: Send + Sync + 'static {
         family: Option<&'a str>,
     ) -> BoxFuture<'a, Result<bool, StoreError>>;
 
+    /// Answers [`is_revoked`](Self::is_revoked) at once when the store can do
+    /// so without waiting (its state is in this process), so that the
+    /// request path creates no future. `None`, the default, means "ask
+    /// `is_revoked`". A store that implements it must answer exactly as
+    /// `is_revoked` would.
+    fn is_revoked_now(
+        &self,
+        jti: Option<&str>,
+        family: Option<&str>,
+    ) -> Option<Result<bool, StoreError>> {
+        let _ = (jti, family);
+        None
+    }
+
     /// Denies the token `jti` for `ttl` (its remaining life).
     fn revoke_token<'a>(
         &'a self,
@@ -116,6 +130,14 @@ impl<S: RevocationStore + ?Sized> RevocationStore for Arc<S> {
         family: Option<&'a str>,
     ) -> BoxFuture<'a, Result<bool, StoreError>> {
         (**self).is_revoked(jti, family)
+    }
+
+    fn is_revoked_now(
+        &self,
+        jti: Option<&str>,
+        family: Option<&str>,
+    ) -> Option<Result<bool, StoreError>> {
+        (**self).is_revoked_now(jti, family)
     }
 
     fn revoke_token<'a>(
@@ -240,6 +262,20 @@ impl MemoryStore {
     fn live(&self, key: &str) -> Option<Entry> {
         self.entries.get(key).filter(|e| e.expires > Instant::now())
     }
+
+    /// Whether `prefix` + `id` is a live entry, the key built on the stack
+    /// (no allocation) unless it is long.
+    fn is_live(&self, prefix: &str, id: &str) -> bool {
+        let mut buf = [0u8; 160];
+        let len = prefix.len() + id.len();
+        if len > buf.len() {
+            return self.live(&format!("{prefix}{id}")).is_some();
+        }
+        buf[..prefix.len()].copy_from_slice(prefix.as_bytes());
+        buf[prefix.len()..len].copy_from_slice(id.as_bytes());
+        // Two UTF-8 strings joined are UTF-8.
+        std::str::from_utf8(&buf[..len]).is_ok_and(|key| self.live(key).is_some())
+    }
 }
 
 /// The longest an entry is kept: a hundred years. Longer TTLs (up to
@@ -255,16 +291,26 @@ fn deadline(now: Instant, ttl: Duration) -> Instant {
         .unwrap_or(now)
 }
 
+const DENY: &str = "deny:";
+const REVOKED_FAMILY: &str = "revoked-family:";
+
 fn deny_key(jti: &str) -> String {
-    format!("deny:{jti}")
+    format!("{DENY}{jti}")
 }
 
 fn revoked_family_key(family: &str) -> String {
-    format!("revoked-family:{family}")
+    format!("{REVOKED_FAMILY}{family}")
 }
 
 fn family_key(family: &str) -> String {
     format!("family:{family}")
+}
+
+impl MemoryStore {
+    fn revoked(&self, jti: Option<&str>, family: Option<&str>) -> bool {
+        jti.is_some_and(|j| self.is_live(DENY, j))
+            || family.is_some_and(|f| self.is_live(REVOKED_FAMILY, f))
+    }
 }
 
 impl RevocationStore for MemoryStore {
@@ -273,9 +319,15 @@ impl RevocationStore for MemoryStore {
         jti: Option<&'a str>,
         family: Option<&'a str>,
     ) -> BoxFuture<'a, Result<bool, StoreError>> {
-        let revoked = jti.is_some_and(|j| self.live(&deny_key(j)).is_some())
-            || family.is_some_and(|f| self.live(&revoked_family_key(f)).is_some());
-        Box::pin(std::future::ready(Ok(revoked)))
+        Box::pin(std::future::ready(Ok(self.revoked(jti, family))))
+    }
+
+    fn is_revoked_now(
+        &self,
+        jti: Option<&str>,
+        family: Option<&str>,
+    ) -> Option<Result<bool, StoreError>> {
+        Some(Ok(self.revoked(jti, family)))
     }
 
     fn revoke_token<'a>(
@@ -393,6 +445,20 @@ mod tests {
             Ok(Rotation::Rotated)
         );
         assert_eq!(block(store.is_revoked(Some("j"), Some("f"))), Ok(true));
+    }
+
+    #[test]
+    fn long_ids_are_checked_too() {
+        let store = MemoryStore::new();
+        let long = "j".repeat(500);
+        block(store.revoke_token(&long, Duration::from_secs(60)))
+            .unwrap_or_else(|_| unreachable!());
+        block(store.revoke_family(&long, Duration::from_secs(60)))
+            .unwrap_or_else(|_| unreachable!());
+        assert_eq!(store.is_revoked_now(Some(&long), None), Some(Ok(true)));
+        assert_eq!(store.is_revoked_now(None, Some(&long)), Some(Ok(true)));
+        assert_eq!(store.is_revoked_now(Some("j"), Some("j")), Some(Ok(false)));
+        assert_eq!(block(store.is_revoked(Some(&long), None)), Ok(true));
     }
 
     #[test]

@@ -381,10 +381,7 @@ mod tests {
             TokenSource::cookie("jwt"),
             TokenSource::header("X-Token"),
         ];
-        assert_eq!(
-            extract_token(&all, &req, 64).ok().flatten(),
-            Some("q.q.q")
-        );
+        assert_eq!(extract_token(&all, &req, 64).ok().flatten(), Some("q.q.q"));
         assert_eq!(
             extract_token(&all[2..], &req, 64).ok().flatten(),
             Some("c.c.c")
