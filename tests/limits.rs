@@ -266,3 +266,78 @@ fn a_cache_hit_allocates_nothing() {
         }
     }
 }
+
+/// Through the tower layer, a cache hit costs the inner call and the
+/// `Authentication` extension, nothing else: the ready decision skips the
+/// asynchronous path (no clone of the inner service), and the inner
+/// service's response is passed through in its own body type (no wrapping,
+/// no boxing).
+#[test]
+fn a_cache_hit_through_the_tower_layer_allocates_only_the_extension() {
+    use std::convert::Infallible;
+
+    use bytes::Bytes;
+    use http_body_util::Full;
+    use tower::{Layer, Service, ServiceExt};
+
+    let auth = auth();
+    let token = key()
+        .encode(&json!({"sub": "alice", "exp": NOW + 600}))
+        .unwrap();
+    let request = || {
+        http::Request::builder()
+            .header("authorization", format!("Bearer {token}"))
+            .body(())
+            .unwrap()
+    };
+    // A service whose clone allocates (as a boxed axum route's does), so a
+    // clone per request would show.
+    let name: Vec<u8> = b"inner service".to_vec();
+    let mut inner = tower::service_fn(move |req: http::Request<()>| {
+        let ok = req
+            .extensions()
+            .get::<jwt_auth_core::Authentication>()
+            .is_some();
+        let status = if ok && name.len() == 13 { 200 } else { 500 };
+        let mut response = http::Response::new(Full::new(Bytes::new()));
+        *response.status_mut() = http::StatusCode::from_u16(status).unwrap();
+        std::future::ready(Ok::<_, Infallible>(response))
+    });
+    let mut service = jwt_auth_tower::JwtAuth::new(auth.clone()).layer(inner.clone());
+    // The response is the inner service's own type: `Response<Full<Bytes>>`.
+    fn same_response<S>(_: &S)
+    where
+        S: Service<http::Request<()>, Response = http::Response<Full<Bytes>>>,
+    {
+    }
+    same_response(&service);
+    let response = now_or_never(service.ready()).unwrap();
+    let warm = now_or_never(response.call(request())).unwrap();
+    assert_eq!(warm.status(), 200);
+
+    // What storing the extension costs on its own, in the same request shape.
+    let authentication = match now_or_never(auth.decide(&request())) {
+        jwt_auth_core::adapter::Decision::Allow(allow) => allow.into_authentication(),
+        jwt_auth_core::adapter::Decision::Refuse(_) => panic!("refused"),
+    };
+    let mut bare = request();
+    let (_, extension) = allocated(|| bare.extensions_mut().insert(authentication));
+    assert!(extension > 0);
+    // And what the inner service's own call costs (its boxed future).
+    let ready = now_or_never(inner.ready()).unwrap();
+    let (response, own) = allocated(|| now_or_never(ready.call(bare)));
+    assert_eq!(response.unwrap().status(), 200);
+
+    for _ in 0..3 {
+        let req = request();
+        let ready = now_or_never(service.ready()).unwrap();
+        let (response, bytes) = allocated(|| now_or_never(ready.call(req)));
+        assert_eq!(response.unwrap().status(), 200);
+        assert_eq!(
+            bytes,
+            extension + own,
+            "a cache hit through the layer allocated {bytes} bytes; the extension alone \
+             {extension}, the inner call {own}"
+        );
+    }
+}

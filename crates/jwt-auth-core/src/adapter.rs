@@ -255,24 +255,54 @@ pub struct DecideFuture {
     grpc: bool,
 }
 
+impl DecideFuture {
+    /// The decision, if it was made at once (a cached or statically verified
+    /// token, an in-memory revocation check, a refusal); otherwise the
+    /// future back, to be awaited. Lets an adapter skip the asynchronous
+    /// path, and what it costs, on the common case.
+    pub fn into_ready(self) -> Result<Decision, Self> {
+        let Self {
+            authenticate,
+            authenticator,
+            grpc,
+        } = self;
+        match authenticate.into_ready() {
+            Ok(outcome) => Ok(decision(&authenticator, outcome, grpc)),
+            Err(authenticate) => Err(Self {
+                authenticate,
+                authenticator,
+                grpc,
+            }),
+        }
+    }
+}
+
+/// The decision for an authentication outcome.
+fn decision(
+    auth: &Authenticator,
+    outcome: Result<Option<crate::VerifiedToken>, AuthError>,
+    grpc: bool,
+) -> Decision {
+    match outcome {
+        Ok(Some(token)) => {
+            Decision::Allow(auth.allow(Authentication::verified(auth.clone(), token)))
+        }
+        Ok(None) if auth.allows_anonymous() => {
+            Decision::Allow(auth.allow(Authentication::anonymous(auth.clone())))
+        }
+        Ok(None) => {
+            Decision::Refuse(auth.refuse(AuthError::new(AuthErrorKind::MissingToken), grpc))
+        }
+        Err(error) => Decision::Refuse(auth.refuse(error, grpc)),
+    }
+}
+
 impl Future for DecideFuture {
     type Output = Decision;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Decision> {
         let outcome = ready!(Pin::new(&mut self.authenticate).poll(cx));
-        let auth = &self.authenticator;
-        Poll::Ready(match outcome {
-            Ok(Some(token)) => {
-                Decision::Allow(auth.allow(Authentication::verified(auth.clone(), token)))
-            }
-            Ok(None) if auth.allows_anonymous() => {
-                Decision::Allow(auth.allow(Authentication::anonymous(auth.clone())))
-            }
-            Ok(None) => Decision::Refuse(
-                auth.refuse(AuthError::new(AuthErrorKind::MissingToken), self.grpc),
-            ),
-            Err(error) => Decision::Refuse(auth.refuse(error, self.grpc)),
-        })
+        Poll::Ready(decision(&self.authenticator, outcome, self.grpc))
     }
 }
 

@@ -707,6 +707,14 @@ impl AuthenticateFuture {
             state: AuthenticateState::Waiting(Box::pin(future)),
         }
     }
+
+    /// The outcome, if it was known at once; otherwise the future back.
+    pub(crate) fn into_ready(self) -> Result<Outcome, Self> {
+        match self.state {
+            AuthenticateState::Ready(Some(outcome)) => Ok(outcome),
+            state => Err(Self { state }),
+        }
+    }
 }
 
 impl fmt::Debug for AuthenticateFuture {

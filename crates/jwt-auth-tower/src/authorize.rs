@@ -7,7 +7,7 @@ use jwt_auth_core::{Authentication, Requirement};
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::service::{ResponseBody, ResponseFuture};
+use crate::service::{RefusalBody, ResponseFuture};
 
 /// A [`Layer`] that lets through only requests whose verified token meets a
 /// [`Requirement`]; place it inside (after) a [`JwtAuth`](crate::JwtAuth).
@@ -67,8 +67,9 @@ pub struct AuthorizeService<S> {
 impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for AuthorizeService<S>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    ResBody: RefusalBody,
 {
-    type Response = Response<ResponseBody<ResBody>>;
+    type Response = Response<ResBody>;
     type Error = S::Error;
     type Future = ResponseFuture<S, ReqBody>;
 

@@ -212,7 +212,7 @@ pub use extract::{Claims, ClaimsRejection, OptionalClaims};
 #[cfg_attr(docsrs, doc(cfg(feature = "tonic")))]
 pub use grpc::{TonicRequestExt, tonic_status};
 pub use layer::JwtAuth;
-pub use service::{JwtAuthService, ResponseBody, ResponseFuture};
+pub use service::{JwtAuthService, RefusalBody, ResponseFuture};
 
 #[cfg(feature = "utoipa")]
 #[cfg_attr(docsrs, doc(cfg(feature = "utoipa")))]

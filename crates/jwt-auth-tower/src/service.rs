@@ -1,5 +1,5 @@
-//! The tower [`Service`], and the response future every service of this
-//! crate returns.
+//! The tower [`Service`], the response future every service of this crate
+//! returns, and the bodies a refusal can be sent in.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -7,19 +7,70 @@ use std::task::{Context, Poll, ready};
 
 use bytes::Bytes;
 use http::{Request, Response};
-use http_body_util::{Either, Full};
 use jwt_auth_core::Authenticator;
 use jwt_auth_core::adapter::{DecideFuture, Decision, Refusal};
 use pin_project_lite::pin_project;
 use tower_service::Service;
 
-/// The response body of this crate's services: the inner service's body
-/// (`Left`), or the rendered refusal (`Right`: JSON for HTTP, empty for a
-/// gRPC "trailers-only" answer).
-pub type ResponseBody<B> = Either<B, Full<Bytes>>;
+/// A response body a refusal can be answered in: the layers answer in the
+/// inner service's own body type, so a response is passed through as it is,
+/// never wrapped or boxed.
+///
+/// Implemented for axum's `Body` (feature `axum`), tonic's `Body` (feature
+/// `tonic`), `http_body_util::Full<Bytes>`, the boxed bodies of
+/// `http_body_util` and `String`. Implement it for your own body type to use
+/// the layers with it.
+pub trait RefusalBody {
+    /// A body holding `bytes`: the JSON document of an HTTP refusal, or
+    /// nothing for a gRPC "trailers-only" one.
+    fn from_refusal(bytes: Bytes) -> Self;
+}
 
-/// The service produced by [`JwtAuth`](crate::JwtAuth): authenticates, then calls the inner
-/// service with the verified token in the request extensions.
+#[cfg(feature = "axum")]
+impl RefusalBody for axum_core::body::Body {
+    fn from_refusal(bytes: Bytes) -> Self {
+        bytes.into()
+    }
+}
+
+#[cfg(feature = "tonic")]
+impl RefusalBody for tonic::body::Body {
+    fn from_refusal(bytes: Bytes) -> Self {
+        tonic::body::Body::new(http_body_util::Full::new(bytes))
+    }
+}
+
+impl RefusalBody for http_body_util::Full<Bytes> {
+    fn from_refusal(bytes: Bytes) -> Self {
+        Self::new(bytes)
+    }
+}
+
+impl<E> RefusalBody for http_body_util::combinators::UnsyncBoxBody<Bytes, E> {
+    fn from_refusal(bytes: Bytes) -> Self {
+        use http_body_util::BodyExt;
+        let full = http_body_util::Full::new(bytes);
+        full.map_err(|never| match never {}).boxed_unsync()
+    }
+}
+
+impl<E> RefusalBody for http_body_util::combinators::BoxBody<Bytes, E> {
+    fn from_refusal(bytes: Bytes) -> Self {
+        use http_body_util::BodyExt;
+        let full = http_body_util::Full::new(bytes);
+        full.map_err(|never| match never {}).boxed()
+    }
+}
+
+impl RefusalBody for String {
+    fn from_refusal(bytes: Bytes) -> Self {
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
+}
+
+/// The service produced by [`JwtAuth`](crate::JwtAuth): authenticates, then
+/// calls the inner service with the verified token in the request
+/// extensions.
 #[derive(Clone, Debug)]
 pub struct JwtAuthService<S> {
     inner: S,
@@ -40,8 +91,9 @@ impl<S> JwtAuthService<S> {
 impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for JwtAuthService<S>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone,
+    ResBody: RefusalBody,
 {
-    type Response = Response<ResponseBody<ResBody>>;
+    type Response = Response<ResBody>;
     type Error = S::Error;
     type Future = ResponseFuture<S, ReqBody>;
 
@@ -50,15 +102,21 @@ where
     }
 
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
-        let decide = self.auth.decide(&req);
-        // Use the service that was driven to readiness; leave a fresh clone behind.
-        let clone = self.inner.clone();
-        let inner = std::mem::replace(&mut self.inner, clone);
-        ResponseFuture {
-            state: State::Deciding {
-                decide,
-                pending: Some((inner, req)),
-            },
+        match self.auth.decide(&req).into_ready() {
+            // Decided at once (the common case): call the service that was
+            // driven to readiness, nothing cloned.
+            Ok(decision) => ResponseFuture::decided(&mut self.inner, decision, req),
+            // Keys or a store to wait for: take the ready service along and
+            // leave a fresh clone behind.
+            Err(decide) => {
+                let clone = self.inner.clone();
+                let inner = std::mem::replace(&mut self.inner, clone);
+                let state = State::Deciding {
+                    decide,
+                    pending: Some((inner, req)),
+                };
+                ResponseFuture { state }
+            }
         }
     }
 }
@@ -107,41 +165,41 @@ impl<S: Service<Request<ReqBody>>, ReqBody> ResponseFuture<S, ReqBody> {
         };
         Self { state }
     }
+
+    /// Applies a decision: the request goes on to `inner` with its
+    /// `Authentication` and header edits, or the refusal is answered.
+    fn decided(inner: &mut S, decision: Decision, mut req: Request<ReqBody>) -> Self {
+        match decision {
+            Decision::Allow(allow) => {
+                allow.edit_headers(req.headers_mut());
+                req.extensions_mut().insert(allow.into_authentication());
+                Self::inner(inner.call(req))
+            }
+            Decision::Refuse(refusal) => Self::refused(refusal),
+        }
+    }
 }
 
 impl<S, ReqBody, ResBody> Future for ResponseFuture<S, ReqBody>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    ResBody: RefusalBody,
 {
-    type Output = Result<Response<ResponseBody<ResBody>>, S::Error>;
+    type Output = Result<Response<ResBody>, S::Error>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         loop {
             let next = match self.as_mut().project().state.project() {
                 StateProj::Deciding { decide, pending } => {
                     let decision = ready!(Pin::new(decide).poll(cx));
-                    let (mut inner, mut req) = pending.take().expect("polled after completion");
-                    match decision {
-                        Decision::Allow(allow) => {
-                            allow.edit_headers(req.headers_mut());
-                            req.extensions_mut().insert(allow.into_authentication());
-                            State::Inner {
-                                future: inner.call(req),
-                            }
-                        }
-                        Decision::Refuse(refusal) => State::Refused {
-                            refusal: Some(refusal),
-                        },
-                    }
+                    let (mut inner, req) = pending.take().expect("polled after completion");
+                    Self::decided(&mut inner, decision, req).state
                 }
-                StateProj::Inner { future } => {
-                    let response = ready!(future.poll(cx))?;
-                    return Poll::Ready(Ok(response.map(Either::Left)));
-                }
+                StateProj::Inner { future } => return future.poll(cx),
                 StateProj::Refused { refusal } => {
                     let refusal = refusal.take().expect("polled after completion");
                     let response = refusal.into_http::<Bytes>();
-                    return Poll::Ready(Ok(response.map(|b| Either::Right(Full::new(b)))));
+                    return Poll::Ready(Ok(response.map(ResBody::from_refusal)));
                 }
             };
             self.as_mut().project().state.set(next);
