@@ -8,7 +8,10 @@
 //!   hash, lookup miss, verify, insert;
 //! - `cache_evicting`: the cache full and evicting: 4,096 tokens cycled
 //!   through a 64-entry cache (a flood of unique tokens);
-//! - `cache_hot`: the same token again, answered from the cache.
+//! - `cache_hot`: the same token again, answered from the cache;
+//! - `claims/*`: converting the shared claims into a handler's type (what
+//!   `Claims<T>` does per request) against cloning an already converted
+//!   value (what a per-token slot would cost).
 //!
 //! `cargo bench -p jwt-auth-benches --bench verify`
 #![allow(missing_docs, clippy::unwrap_used)]
@@ -135,11 +138,52 @@ fn verify(c: &mut Criterion) {
     }
 }
 
+/// The typed claims of an extractor (`Claims<T>`) are converted from the
+/// shared JSON on every request. What would converting once per token and
+/// cloning the result on each request save? `convert` is today's cost per
+/// request, `clone` what a per-type slot in the cached entry would cost.
+fn claims(c: &mut Criterion) {
+    #[derive(Clone, serde::Deserialize)]
+    #[allow(dead_code)]
+    struct Typed {
+        sub: String,
+        roles: Vec<String>,
+        exp: u64,
+        jti: String,
+    }
+    // The demo's access token for alice.
+    let value = serde_json::json!({
+        "sub": "alice", "roles": ["admin", "user"], "iat": 1_764_000_000u64,
+        "exp": 1_764_000_900u64, "jti": "0f9c2b7e-6d1a-4f3e-9b8a-2c7d5e4f1a3b",
+        "fam": "5b2e8c1d-3f4a-4b6c-8d7e-9f0a1b2c3d4e"
+    });
+    let key = Key::hmac(b"bench-secret-0123456789abcdef-0123456789").unwrap();
+    let auth = Authenticator::new(key.clone());
+    let verified = auth.verify(&key.encode(&value).unwrap()).unwrap();
+    let mut group = c.benchmark_group("claims");
+    group.bench_function("Value/convert", |b| {
+        b.iter(|| verified.claims::<serde_json::Value>().unwrap())
+    });
+    let v = verified.claims::<serde_json::Value>().unwrap();
+    group.bench_function("Value/clone", |b| b.iter(|| v.clone()));
+    group.bench_function("DefaultClaims/convert", |b| {
+        b.iter(|| verified.claims::<jwt_auth_core::DefaultClaims>().unwrap())
+    });
+    let d = verified.claims::<jwt_auth_core::DefaultClaims>().unwrap();
+    group.bench_function("DefaultClaims/clone", |b| b.iter(|| d.clone()));
+    group.bench_function("struct/convert", |b| {
+        b.iter(|| verified.claims::<Typed>().unwrap())
+    });
+    let t = verified.claims::<Typed>().unwrap();
+    group.bench_function("struct/clone", |b| b.iter(|| t.clone()));
+    group.finish();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default()
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(3));
-    targets = verify
+    targets = verify, claims
 }
 criterion_main!(benches);

@@ -9,7 +9,8 @@ use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forwar
 use actix_web::{Error, HttpMessage};
 use jwt_auth_core::{Authentication, Requirement};
 
-use crate::{ActixRequest, render};
+use crate::ActixRequest;
+use crate::middleware::MiddlewareFuture;
 
 /// Middleware that lets through only requests whose verified token meets a
 /// [`Requirement`]; it must run after [`JwtAuth`](crate::JwtAuth) (in
@@ -74,8 +75,6 @@ pub struct AuthorizeMiddleware<S> {
     requirement: Rc<Requirement>,
 }
 
-type LocalBoxFuture<T> = std::pin::Pin<Box<dyn std::future::Future<Output = T>>>;
-
 impl<S, B> Service<ServiceRequest> for AuthorizeMiddleware<S>
 where
     S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error> + 'static,
@@ -83,7 +82,7 @@ where
 {
     type Response = ServiceResponse<EitherBody<B>>;
     type Error = Error;
-    type Future = LocalBoxFuture<Result<Self::Response, Self::Error>>;
+    type Future = MiddlewareFuture<S, B>;
 
     forward_ready!(service);
 
@@ -94,14 +93,8 @@ where
                 .decide(&view, req.extensions().get::<Authentication>())
         };
         match verdict {
-            Ok(()) => {
-                let future = self.service.call(req);
-                Box::pin(async move { future.await.map(ServiceResponse::map_into_left_body) })
-            }
-            Err(refusal) => {
-                let response = render(&refusal);
-                Box::pin(async move { Ok(req.into_response(response).map_into_right_body()) })
-            }
+            Ok(()) => MiddlewareFuture::inner(self.service.call(req)),
+            Err(refusal) => MiddlewareFuture::refused(req, &refusal),
         }
     }
 }

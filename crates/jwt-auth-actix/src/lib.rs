@@ -201,7 +201,7 @@ mod middleware;
 
 pub use authorize::{Authorize, AuthorizeMiddleware};
 pub use extract::{Claims, ClaimsRejection, OptionalClaims};
-pub use middleware::{JwtAuth, JwtAuthMiddleware};
+pub use middleware::{JwtAuth, JwtAuthMiddleware, MiddlewareFuture};
 
 #[cfg(feature = "utoipa")]
 #[cfg_attr(docsrs, doc(cfg(feature = "utoipa")))]

@@ -1,14 +1,16 @@
 //! The actix-web middleware.
 
-use std::future::{Ready, ready};
+use std::future::{Future, Ready, ready};
 use std::pin::Pin;
 use std::rc::Rc;
+use std::task::{Context, Poll};
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
 use actix_web::{Error, HttpMessage};
 use jwt_auth_core::Authenticator;
-use jwt_auth_core::adapter::{Allow, Decision};
+use jwt_auth_core::adapter::{Allow, Decision, Refusal};
+use pin_project_lite::pin_project;
 
 use crate::{ActixRequest, render};
 
@@ -79,8 +81,6 @@ pub struct JwtAuthMiddleware<S> {
     auth: JwtAuth,
 }
 
-/// Applies the core's header edits (claim forwarding) with actix-web's own
-/// header types.
 fn edit_headers(allow: &Allow, req: &mut ServiceRequest) {
     use actix_web::http::header::{HeaderName, HeaderValue};
     let headers = req.headers_mut();
@@ -99,7 +99,7 @@ fn edit_headers(allow: &Allow, req: &mut ServiceRequest) {
     }
 }
 
-type LocalBoxFuture<T> = Pin<Box<dyn std::future::Future<Output = T>>>;
+type LocalBoxFuture<T> = Pin<Box<dyn Future<Output = T>>>;
 
 impl<S, B> Service<ServiceRequest> for JwtAuthMiddleware<S>
 where
@@ -108,28 +108,105 @@ where
 {
     type Response = ServiceResponse<EitherBody<B>>;
     type Error = Error;
-    type Future = LocalBoxFuture<Result<Self::Response, Self::Error>>;
+    type Future = MiddlewareFuture<S, B>;
 
     forward_ready!(service);
 
     fn call(&self, req: ServiceRequest) -> Self::Future {
-        let view = ActixRequest::new(req.request());
-        let decide = self.auth.authenticator().decide(&view);
-        let service = Rc::clone(&self.service);
-        Box::pin(async move {
-            let mut req = req;
-            let allow = match decide.await {
-                Decision::Allow(allow) => allow,
-                Decision::Refuse(refusal) => {
-                    return Ok(req.into_response(render(&refusal)).map_into_right_body());
-                }
-            };
-            edit_headers(&allow, &mut req);
-            req.extensions_mut().insert(allow.into_authentication());
-            service
-                .call(req)
-                .await
-                .map(ServiceResponse::map_into_left_body)
-        })
+        let decide = self
+            .auth
+            .authenticator()
+            .decide(&ActixRequest::new(req.request()));
+        match decide.into_ready() {
+            // Decided at once (the common case): nothing boxed.
+            Ok(decision) => MiddlewareFuture::decided(&*self.service, decision, req),
+            Err(decide) => {
+                let service = Rc::clone(&self.service);
+                MiddlewareFuture::waiting(Box::pin(async move {
+                    let decision = decide.await;
+                    MiddlewareFuture::decided(&*service, decision, req).await
+                }))
+            }
+        }
+    }
+}
+
+pin_project! {
+    /// The response future of [`JwtAuthMiddleware`] and
+    /// [`AuthorizeMiddleware`](crate::AuthorizeMiddleware).
+    pub struct MiddlewareFuture<S, B>
+    where
+        S: Service<ServiceRequest>,
+    {
+        #[pin]
+        state: State<S::Future, B>,
+    }
+}
+
+pin_project! {
+    #[project = StateProj]
+    enum State<F, B> {
+        Inner { #[pin] future: F },
+        Refused { response: Option<ServiceResponse<EitherBody<B>>> },
+        Waiting { future: LocalBoxFuture<Result<ServiceResponse<EitherBody<B>>, Error>> },
+    }
+}
+
+impl<S, B> MiddlewareFuture<S, B>
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error>,
+{
+    pub(crate) fn inner(future: S::Future) -> Self {
+        let state = State::Inner { future };
+        Self { state }
+    }
+
+    pub(crate) fn refused(req: ServiceRequest, refusal: &Refusal) -> Self {
+        let response = req.into_response(render(refusal)).map_into_right_body();
+        let state = State::Refused {
+            response: Some(response),
+        };
+        Self { state }
+    }
+
+    fn waiting(future: LocalBoxFuture<Result<ServiceResponse<EitherBody<B>>, Error>>) -> Self {
+        let state = State::Waiting { future };
+        Self { state }
+    }
+
+    fn decided(service: &S, decision: Decision, mut req: ServiceRequest) -> Self {
+        match decision {
+            Decision::Allow(allow) => {
+                edit_headers(&allow, &mut req);
+                req.extensions_mut().insert(allow.into_authentication());
+                Self::inner(service.call(req))
+            }
+            Decision::Refuse(refusal) => Self::refused(req, &refusal),
+        }
+    }
+}
+
+impl<S, B> Future for MiddlewareFuture<S, B>
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error>,
+{
+    type Output = Result<ServiceResponse<EitherBody<B>>, Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project().state.project() {
+            StateProj::Inner { future } => {
+                future.poll(cx).map_ok(ServiceResponse::map_into_left_body)
+            }
+            StateProj::Refused { response } => {
+                Poll::Ready(Ok(response.take().expect("polled after completion")))
+            }
+            StateProj::Waiting { future } => future.as_mut().poll(cx),
+        }
+    }
+}
+
+impl<S: Service<ServiceRequest>, B> std::fmt::Debug for MiddlewareFuture<S, B> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MiddlewareFuture").finish_non_exhaustive()
     }
 }
