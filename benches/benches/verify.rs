@@ -154,7 +154,7 @@ fn claims(c: &mut Criterion) {
     // The demo's access token for alice.
     let value = serde_json::json!({
         "sub": "alice", "roles": ["admin", "user"], "iat": 1_764_000_000u64,
-        "exp": 1_764_000_900u64, "jti": "0f9c2b7e-6d1a-4f3e-9b8a-2c7d5e4f1a3b",
+        "exp": 4_000_000_000u64, "jti": "0f9c2b7e-6d1a-4f3e-9b8a-2c7d5e4f1a3b",
         "fam": "5b2e8c1d-3f4a-4b6c-8d7e-9f0a1b2c3d4e"
     });
     let key = Key::hmac(b"bench-secret-0123456789abcdef-0123456789").unwrap();
@@ -179,11 +179,37 @@ fn claims(c: &mut Criterion) {
     group.finish();
 }
 
+/// Reading the bearer token of a request: the header scan every request
+/// pays, for an HS256-sized and an RS256-sized token.
+fn extract(c: &mut Criterion) {
+    use jwt_auth_core::TokenSource;
+    use jwt_auth_core::adapter::extract_token;
+    let mut group = c.benchmark_group("extract");
+    for (name, len) in [("212 bytes", 212), ("600 bytes", 600)] {
+        let token = format!(
+            "eyJ{}.{}.{}",
+            "a".repeat(len / 3 - 4),
+            "b".repeat(len / 3),
+            "c".repeat(len / 3)
+        );
+        let req = http::Request::get("/me")
+            .header("host", "127.0.0.1")
+            .header("authorization", format!("Bearer {token}"))
+            .body(())
+            .unwrap();
+        let sources = [TokenSource::AuthorizationBearer];
+        group.bench_function(name, |b| {
+            b.iter(|| extract_token(&sources, &req, 8192).unwrap().map(str::len))
+        });
+    }
+    group.finish();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default()
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(3));
-    targets = verify, claims
+    targets = verify, claims, extract
 }
 criterion_main!(benches);

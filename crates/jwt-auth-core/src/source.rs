@@ -261,7 +261,9 @@ fn parse_bearer(value: &[u8], max_len: usize) -> Result<Option<&str>, AuthError>
         token = after;
     }
     let core = trim(token);
-    if core.is_empty() || core.iter().any(|&b| is_ws(b)) {
+    // memchr's vectorised scan: a byte-by-byte one cost about 0.5 ns per
+    // byte of every bearer token (BENCHMARKS.md, "extract").
+    if core.is_empty() || memchr::memchr2(b' ', b'\t', core).is_some() {
         return Err(malformed());
     }
     if core.len() != token.len() {

@@ -16,8 +16,15 @@ async fn health(auth: web::Data<Authenticator>) -> HttpResponse {
     HttpResponse::Ok().json(demo_support::health_body(&auth))
 }
 
-async fn me(Claims(claims): Claims<Value>) -> HttpResponse {
-    HttpResponse::Ok().json(claims)
+/// Echoes every verified claim, exactly as in the token. The claims are read
+/// where the middleware left them, parsed once per token and shared, and
+/// serialised from there: `Claims<Value>` would rebuild the JSON tree on
+/// every request only to serialise it again (BENCHMARKS.md, "Demo load").
+async fn me(auth: web::ReqData<Authentication>) -> HttpResponse {
+    match auth.token() {
+        Some(token) => HttpResponse::Ok().json(token.claims_json()),
+        None => HttpResponse::InternalServerError().finish(),
+    }
 }
 
 async fn optional(OptionalClaims(claims): OptionalClaims<Value>) -> HttpResponse {
