@@ -119,6 +119,7 @@ mod authz;
 mod b64;
 mod cache;
 mod claims;
+mod denylist;
 mod error;
 pub mod forward;
 mod issue;

@@ -37,7 +37,9 @@ pub(crate) fn span() -> Span {
 
 /// Records whether the verified-token cache answered.
 pub(crate) fn cache(span: &Span, hit: bool) {
-    span.record("cache_hit", hit);
+    if !span.is_disabled() {
+        span.record("cache_hit", hit);
+    }
     // Literal labels: the key is static, so counting allocates nothing.
     #[cfg(feature = "metrics")]
     if hit {
@@ -64,6 +66,7 @@ pub(crate) fn finish_as(
     anonymous_ok: bool,
 ) -> Result<Option<VerifiedToken>, AuthError> {
     let (label, reason) = match &outcome {
+        Ok(Some(_)) if span.is_disabled() => ("verified", "none"),
         Ok(Some(token)) => {
             span.record("alg", token.algorithm().as_str());
             if let Some(kid) = token.kid() {
@@ -86,8 +89,10 @@ pub(crate) fn finish_as(
             ("refused", error.kind().as_str())
         }
     };
-    span.record("outcome", label);
-    span.record("reason", reason);
+    if !span.is_disabled() {
+        span.record("outcome", label);
+        span.record("reason", reason);
+    }
     // The common case with literal labels (a static key: no allocation).
     #[cfg(feature = "metrics")]
     if matches!(outcome, Ok(Some(_))) {

@@ -25,6 +25,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::BoxFuture;
+use crate::denylist::{DenyList, Kind};
 
 /// Where revocation and refresh-rotation state lives. Implementations must
 /// be safe to share between instances of a service when they claim to be
@@ -202,20 +203,24 @@ impl moka::Expiry<String, Entry> for EntryExpiry {
     }
 }
 
-/// Revocation state in this process (a `moka` cache whose entries expire with
-/// their tokens). The default store: right for one instance; use
-/// `jwt-auth-redis` when several instances must see each other's logouts.
+/// Revocation state in this process, whose entries expire with their tokens:
+/// the revocations checked on every request in a hash map read without a
+/// copy or an allocation, the refresh families in a `moka` cache. The
+/// default store: right for one instance; use `jwt-auth-redis` when several
+/// instances must see each other's logouts.
 ///
 /// Cheap to clone; clones share the state.
 #[derive(Clone)]
 pub struct MemoryStore {
+    denied: Arc<DenyList>,
     entries: moka::sync::Cache<String, Entry>,
 }
 
 impl fmt::Debug for MemoryStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("MemoryStore")
-            .field("entries", &self.entries.entry_count())
+            .field("revocations", &self.denied.len())
+            .field("families", &self.entries.entry_count())
             .finish()
     }
 }
@@ -232,18 +237,22 @@ impl MemoryStore {
     /// back.
     pub fn new() -> Self {
         Self {
+            denied: Arc::new(DenyList::with_capacity(None)),
             entries: moka::sync::Cache::builder()
                 .expire_after(EntryExpiry)
                 .build(),
         }
     }
 
-    /// An empty store holding at most `max_entries` entries. **When full,
-    /// entries are evicted before they expire, and an evicted revocation no
-    /// longer applies**: size it well above the number of tokens revoked
-    /// within the longest token lifetime, or use [`new`](Self::new).
+    /// An empty store holding at most `max_entries` revocations and
+    /// `max_entries` refresh families. **When full, entries are evicted
+    /// before they expire (the revocations that expire first go first), and
+    /// an evicted revocation no longer applies**: size it well above the
+    /// number of tokens revoked within the longest token lifetime, or use
+    /// [`new`](Self::new).
     pub fn with_capacity(max_entries: u64) -> Self {
         Self {
+            denied: Arc::new(DenyList::with_capacity(Some(max_entries))),
             entries: moka::sync::Cache::builder()
                 .max_capacity(max_entries)
                 .expire_after(EntryExpiry)
@@ -257,24 +266,6 @@ impl MemoryStore {
             expires: deadline(Instant::now(), ttl),
         };
         self.entries.insert(key, entry);
-    }
-
-    fn live(&self, key: &str) -> Option<Entry> {
-        self.entries.get(key).filter(|e| e.expires > Instant::now())
-    }
-
-    /// Whether `prefix` + `id` is a live entry, the key built on the stack
-    /// (no allocation) unless it is long.
-    fn is_live(&self, prefix: &str, id: &str) -> bool {
-        let mut buf = [0u8; 160];
-        let len = prefix.len() + id.len();
-        if len > buf.len() {
-            return self.live(&format!("{prefix}{id}")).is_some();
-        }
-        buf[..prefix.len()].copy_from_slice(prefix.as_bytes());
-        buf[prefix.len()..len].copy_from_slice(id.as_bytes());
-        // Two UTF-8 strings joined are UTF-8.
-        std::str::from_utf8(&buf[..len]).is_ok_and(|key| self.live(key).is_some())
     }
 }
 
@@ -291,25 +282,13 @@ fn deadline(now: Instant, ttl: Duration) -> Instant {
         .unwrap_or(now)
 }
 
-const DENY: &str = "deny:";
-const REVOKED_FAMILY: &str = "revoked-family:";
-
-fn deny_key(jti: &str) -> String {
-    format!("{DENY}{jti}")
-}
-
-fn revoked_family_key(family: &str) -> String {
-    format!("{REVOKED_FAMILY}{family}")
-}
-
 fn family_key(family: &str) -> String {
     format!("family:{family}")
 }
 
 impl MemoryStore {
     fn revoked(&self, jti: Option<&str>, family: Option<&str>) -> bool {
-        jti.is_some_and(|j| self.is_live(DENY, j))
-            || family.is_some_and(|f| self.is_live(REVOKED_FAMILY, f))
+        self.denied.contains(jti, family)
     }
 }
 
@@ -335,7 +314,8 @@ impl RevocationStore for MemoryStore {
         jti: &'a str,
         ttl: Duration,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
-        self.put(deny_key(jti), "1", ttl);
+        self.denied
+            .insert(Kind::Token, jti, deadline(Instant::now(), ttl));
         Box::pin(std::future::ready(Ok(())))
     }
 
@@ -344,7 +324,8 @@ impl RevocationStore for MemoryStore {
         family: &'a str,
         ttl: Duration,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
-        self.put(revoked_family_key(family), "1", ttl);
+        self.denied
+            .insert(Kind::Family, family, deadline(Instant::now(), ttl));
         self.entries.invalidate(&family_key(family));
         Box::pin(std::future::ready(Ok(())))
     }

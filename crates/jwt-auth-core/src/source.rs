@@ -101,9 +101,15 @@ impl AuthRequest for http::HeaderMap {
     }
 
     fn header_values<'a>(&'a self, name: &str) -> impl Iterator<Item = &'a [u8]> + use<'a> {
-        self.get_all(name)
-            .into_iter()
-            .map(http::HeaderValue::as_bytes)
+        use http::header::{AUTHORIZATION, CONTENT_TYPE, COOKIE};
+        // The names read on every request, without parsing them each time.
+        let values = match name {
+            "authorization" => self.get_all(AUTHORIZATION),
+            "content-type" => self.get_all(CONTENT_TYPE),
+            "cookie" => self.get_all(COOKIE),
+            _ => self.get_all(name),
+        };
+        values.into_iter().map(http::HeaderValue::as_bytes)
     }
 }
 
