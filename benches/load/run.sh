@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # End-to-end load test: hello-world axum and actix-web apps with no auth,
-# jwt-auth (HS256/RS256, cache on/off) and the peer crates, driven by wrk.
+# jwt-auth (HS256/RS256, cache on/off) and the peer crates, and the demo
+# binaries as built (`demo-hs256`, `demo-rs256`: `GET /me`, which verifies the
+# token and echoes its claims as JSON), driven by wrk.
 #
 #   benches/load/run.sh            # everything, Markdown tables on stdout
 #
@@ -63,7 +65,10 @@ fi
 if [ -z "${LOAD_SKIP_BUILD:-}" ]; then
     log "building load-server (release)"
     cargo build --release --manifest-path "$HERE/Cargo.toml" --bin load-server >&2
+    log "building the demos (release)"
+    cargo build --release --manifest-path "$HERE/Cargo.toml" -p axum-demo -p actix-demo >&2
 fi
+KEYS_DIR="$(cd "$HERE/../../tests/keys" && pwd)"
 TARGET_DIR="$(cargo metadata --format-version 1 --no-deps --manifest-path "$HERE/Cargo.toml" |
     sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')"
 BIN="$TARGET_DIR/release/load-server"
@@ -125,7 +130,22 @@ start_server() {
     port="$(free_port)"
     URL="http://127.0.0.1:$port/"
     SERVER_LOG="$(mktemp)"
-    "${PIN_SERVER[@]}" "$BIN" "$framework" "$variant" "127.0.0.1:$port" 2>"$SERVER_LOG" &
+    case "$variant" in
+        demo-*)
+            # The demo binary as built, configured like the other variants:
+            # one algorithm, `iss` and `aud` required.
+            local key
+            case "$variant" in
+                demo-hs256) key=(JWT_SECRET="$("$BIN" secret)") ;;
+                *) key=(JWT_PUBLIC_KEY="$KEYS_DIR/rsa.pub.pem") ;;
+            esac
+            URL="http://127.0.0.1:$port/me"
+            env "${key[@]}" JWT_ISSUER=https://bench.example JWT_AUDIENCE=bench \
+                DEMO_ADDR="127.0.0.1:$port" TOKIO_WORKER_THREADS="$LOAD_WORKERS" \
+                "${PIN_SERVER[@]}" "$TARGET_DIR/release/$framework-demo" >/dev/null 2>"$SERVER_LOG" &
+            ;;
+        *) "${PIN_SERVER[@]}" "$BIN" "$framework" "$variant" "127.0.0.1:$port" 2>"$SERVER_LOG" & ;;
+    esac
     SERVER_PID=$!
     token="$(token_for "$variant")"
     for _ in $(seq 1 200); do
@@ -146,8 +166,11 @@ check_server() {
     local framework="$1" variant="$2" token body want status
     token="$(token_for "$variant")"
     body="$(curl -s -H "Authorization: Bearer $token" "$URL")"
-    if [ "$variant" = none ]; then want="hello world"; else want="hello bench-user"; fi
-    [ "$body" = "$want" ] || die "$framework $variant: body '$body', expected '$want'"
+    case "$variant" in
+        none) [ "$body" = "hello world" ] || die "$framework $variant: body '$body'" ;;
+        demo-*) [[ "$body" == *'"sub":"bench-user"'* ]] || die "$framework $variant: body '$body'" ;;
+        *) [ "$body" = "hello bench-user" ] || die "$framework $variant: body '$body'" ;;
+    esac
     if [ "$variant" = none ]; then
         printf '%s' "-"
         return 0
@@ -202,7 +225,7 @@ declare -A RPS_OF P99_OF BARE
 declare -A VARIANTS_OF
 for framework in $FRAMEWORKS; do
     list=""
-    for variant in $("$BIN" variants "$framework"); do
+    for variant in $("$BIN" variants "$framework") demo-hs256 demo-rs256; do
         if [ -z "$ONLY_VARIANTS" ] || [ "$variant" = none ] || [[ " $ONLY_VARIANTS " == *" $variant "* ]]; then
             list="$list $variant"
         fi

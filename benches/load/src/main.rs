@@ -5,6 +5,7 @@
 //! load-server <axum|actix> <variant> <addr>    serve GET / until killed
 //! load-server mint <hs256|rs256> [bare]         print a token valid for 1 h
 //! load-server variants <axum|actix>             list the variants of a framework
+//! load-server secret                            print the HS256 secret (for the demos)
 //! ```
 //!
 //! Every app answers `GET /` with `hello <sub>` (the verified subject) when
@@ -34,7 +35,8 @@ use common::{Alg, Variant};
 const USAGE: &str = "usage:
   load-server <axum|actix> <variant> <addr>
   load-server mint <hs256|rs256> [bare]
-  load-server variants <axum|actix>";
+  load-server variants <axum|actix>
+  load-server secret";
 
 /// Parses the command line and runs the chosen command.
 fn main() -> ExitCode {
@@ -61,6 +63,9 @@ fn run(args: &[&str]) -> Result<(), String> {
             };
             let token = common::mint(alg, bare).map_err(|e| format!("minting: {e}"))?;
             writeln!(std::io::stdout(), "{token}").map_err(|e| e.to_string())
+        }
+        ["secret"] => {
+            writeln!(std::io::stdout(), "{}", common::HMAC_SECRET).map_err(|e| e.to_string())
         }
         ["variants", framework] => {
             let mut out = std::io::stdout().lock();

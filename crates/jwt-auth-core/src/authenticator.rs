@@ -455,19 +455,11 @@ impl Authenticator {
         }
     }
 
-    /// The token's revocation handles (`jti`, family), if it has any.
-    fn revocation_ids(token: &VerifiedToken) -> Option<(Option<&str>, Option<&str>)> {
-        let claims = token.claims_map();
-        let jti = claims.get("jti").and_then(Value::as_str);
-        let family = claims.get("fam").and_then(Value::as_str);
-        (jti.is_some() || family.is_some()).then_some((jti, family))
-    }
-
     /// The revocation verdict when the store can give it at once: `None`
     /// when the store must be awaited.
     fn revocation_now(&self, token: &VerifiedToken) -> Option<Result<(), AuthError>> {
         let store = self.inner.store.as_ref()?;
-        let Some((jti, family)) = Self::revocation_ids(token) else {
+        let Some((jti, family)) = token.revocation_ids() else {
             return Some(Ok(()));
         };
         Some(self.revocation_verdict(store.is_revoked_now(jti, family)?))
@@ -478,7 +470,7 @@ impl Authenticator {
         let Some(store) = &self.inner.store else {
             return Ok(Some(token));
         };
-        let Some((jti, family)) = Self::revocation_ids(&token) else {
+        let Some((jti, family)) = token.revocation_ids() else {
             return Ok(Some(token));
         };
         let answer = store.is_revoked(jti, family).await;

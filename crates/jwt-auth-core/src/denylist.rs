@@ -9,7 +9,7 @@
 //! set, evicts the entries that expire first.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{PoisonError, RwLock};
 use std::time::Instant;
 
@@ -39,6 +39,9 @@ pub(crate) enum Kind {
 #[derive(Default)]
 pub(crate) struct DenyList {
     maps: RwLock<Maps>,
+    /// Set (Release, under the write lock) once anything was ever denied:
+    /// until then a lookup takes no lock at all.
+    used: AtomicBool,
     capacity: Option<usize>,
     inserts: AtomicU64,
 }
@@ -53,6 +56,10 @@ impl DenyList {
 
     /// Whether the token `jti`, or its `family`, is denied now.
     pub(crate) fn contains(&self, jti: Option<&str>, family: Option<&str>) -> bool {
+        // A revocation that completed before this lookup set `used` first.
+        if !self.used.load(Ordering::Acquire) {
+            return false;
+        }
         let maps = self.maps.read().unwrap_or_else(PoisonError::into_inner);
         if maps.len() == 0 {
             return false;
@@ -88,6 +95,7 @@ impl DenyList {
         };
         let entry = map.entry(id.into()).or_insert(until);
         *entry = (*entry).max(until);
+        self.used.store(true, Ordering::Release);
     }
 
     /// How many ids are held (expired ones included until swept).

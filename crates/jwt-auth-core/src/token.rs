@@ -29,6 +29,9 @@ struct VerifiedInner {
     alg: Algorithm,
     kid: Option<String>,
     claims: Value,
+    /// `jti` and `fam` (string claims), read once per token for the
+    /// revocation check of every request.
+    revocation_ids: (Option<Box<str>>, Option<Box<str>>),
 }
 
 impl fmt::Debug for VerifiedToken {
@@ -45,13 +48,23 @@ impl fmt::Debug for VerifiedToken {
 impl VerifiedToken {
     /// A token whose signature and claims have been checked.
     pub(crate) fn new(alg: Algorithm, kid: Option<String>, claims: Map<String, Value>) -> Self {
+        let id = |name: &str| claims.get(name).and_then(Value::as_str).map(Box::from);
+        let revocation_ids = (id("jti"), id("fam"));
         Self {
             inner: Arc::new(VerifiedInner {
                 alg,
                 kid,
                 claims: Value::Object(claims),
+                revocation_ids,
             }),
         }
+    }
+
+    /// The token's `jti` and family (`fam`), when it has either: what the
+    /// revocation check looks up.
+    pub(crate) fn revocation_ids(&self) -> Option<(Option<&str>, Option<&str>)> {
+        let (jti, fam) = &self.inner.revocation_ids;
+        (jti.is_some() || fam.is_some()).then_some((jti.as_deref(), fam.as_deref()))
     }
 
     /// The algorithm the token was verified with.
