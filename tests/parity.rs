@@ -1807,3 +1807,114 @@ async fn realm_and_custom_responder_in_either_order() {
         Some(r#"Bearer realm="orders""#)
     );
 }
+
+/// RFC 9728: with a protected resource described, every challenge the
+/// middleware sends, 401 and 403, carries `resource_metadata` (the
+/// path-inserted URL built from the resource identifier, never from `Host`),
+/// a custom responder's too; tokens must name the resource in `aud` unless
+/// audiences are configured; without a resource there is no such parameter.
+#[actix_web::test]
+async fn a_protected_resource_is_named_in_every_challenge() {
+    use jwt_auth_core::ProtectedResource;
+
+    let resource = ProtectedResource::new("https://api.example.com/mcp")
+        .unwrap()
+        .authorization_server("https://auth.example.com");
+    let metadata =
+        r#"resource_metadata="https://api.example.com/.well-known/oauth-protected-resource/mcp""#;
+    let auth = authenticator(hs_key()).protected_resource(resource.clone());
+    let exp = json!({"exp": jwt_auth_tests::NOW + 600});
+    let token = |aud: Value, roles: Value| {
+        let mut claims = exp.clone();
+        claims["aud"] = aud;
+        claims["roles"] = roles;
+        hs(&claims.to_string())
+    };
+    let ours = token(json!("https://api.example.com/mcp"), json!(["user"]));
+    let admin = token(
+        json!(["other", "https://api.example.com/mcp"]),
+        json!(["admin"]),
+    );
+    let foreign = token(json!("https://other.example.com/"), json!(["admin"]));
+    let cases = [
+        // (request, status, challenge)
+        (TestRequest::get("/me"), 401, format!("Bearer {metadata}")),
+        (
+            TestRequest::get("/me").bearer("a.b.c"),
+            401,
+            format!(
+                r#"Bearer error="invalid_token", error_description="the token is malformed", {metadata}"#
+            ),
+        ),
+        (
+            TestRequest::get("/me").bearer(&foreign),
+            401,
+            format!(
+                r#"Bearer error="invalid_token", error_description="the token audience is not accepted", {metadata}"#
+            ),
+        ),
+        // A `Host` that tries to change the advertised URL changes nothing.
+        (
+            TestRequest::get("/admin")
+                .bearer(&ours)
+                .header("host", "evil.example"),
+            403,
+            String::new(),
+        ),
+    ];
+    for (req, status, challenge) in cases {
+        let reply = via_axum(&auth, &req).await;
+        assert_eq!(reply, via_actix(&auth, &req).await, "{req:?}");
+        assert_eq!(reply.status, status, "{req:?}: {reply:?}");
+        let got = reply.www_authenticate.unwrap_or_default();
+        if challenge.is_empty() {
+            assert!(got.contains("insufficient_scope"), "{got}");
+            assert!(got.ends_with(metadata), "{got}");
+        } else {
+            assert_eq!(got, challenge, "{req:?}");
+        }
+    }
+    for ok in [&ours, &admin] {
+        let req = TestRequest::get("/me").bearer(ok);
+        let reply = via_axum(&auth, &req).await;
+        assert_eq!(reply, via_actix(&auth, &req).await);
+        assert_eq!(reply.status, 200, "{reply:?}");
+    }
+    assert_eq!(
+        via_axum(&auth, &TestRequest::get("/admin").bearer(&admin))
+            .await
+            .status,
+        200
+    );
+
+    // Configured audiences win over the resource.
+    let configured = authenticator(hs_key())
+        .protected_resource(resource.clone())
+        .audience("https://other.example.com/");
+    let reply = via_axum(&configured, &TestRequest::get("/me").bearer(&foreign)).await;
+    assert_eq!(reply.status, 200, "{reply:?}");
+    let reply = via_actix(&configured, &TestRequest::get("/me").bearer(&ours)).await;
+    assert_eq!(reply.status, 401, "{reply:?}");
+
+    // A custom responder's challenge gets the parameter too.
+    let custom = authenticator(hs_key())
+        .error_responder(|e| e.response(Some("api")))
+        .protected_resource(resource);
+    let reply = via_axum(&custom, &TestRequest::get("/me")).await;
+    assert_eq!(reply, via_actix(&custom, &TestRequest::get("/me")).await);
+    assert_eq!(
+        reply.www_authenticate.as_deref(),
+        Some(format!(r#"Bearer realm="api", {metadata}"#).as_str())
+    );
+
+    // Without a resource, no challenge carries the parameter.
+    let plain = authenticator(hs_key());
+    for req in [
+        TestRequest::get("/me"),
+        TestRequest::get("/admin").bearer(&ours),
+    ] {
+        let reply = via_actix(&plain, &req).await;
+        let got = reply.www_authenticate.unwrap_or_default();
+        assert!(!got.contains("resource_metadata"), "{got}");
+    }
+}

@@ -18,6 +18,7 @@ use crate::json::{self, JsonError};
 use crate::jws::{CompactParts, JwsHeader};
 use crate::key::Key;
 use crate::keysource::{KeySource, Repr};
+use crate::resource::ProtectedResource;
 use crate::revocation::{RevocationStore, StoreError};
 use crate::source::{AuthRequest, TokenSource, extract_token};
 use crate::token::VerifiedToken;
@@ -74,6 +75,9 @@ struct Config {
     sources: Vec<TokenSource>,
     /// `realm` of the default answer.
     realm: Option<Arc<str>>,
+    /// The protected resource (RFC 9728) whose metadata every challenge
+    /// points to.
+    resource: Option<ProtectedResource>,
     /// A custom answer; `None` is the RFC 6750 one.
     responder: Option<Arc<dyn ErrorResponder>>,
     /// Requests without a token go through, with no claims.
@@ -134,6 +138,7 @@ impl Authenticator {
                 validation: Validation::new(),
                 sources: vec![TokenSource::AuthorizationBearer],
                 realm: None,
+                resource: None,
                 responder: None,
                 allow_anonymous: false,
                 store: None,
@@ -244,6 +249,24 @@ impl Authenticator {
     pub fn token_source(mut self, source: TokenSource) -> Self {
         self.config().sources.push(source);
         self
+    }
+
+    /// Describes this API as an OAuth protected resource (RFC 9728): every
+    /// challenge, 401 and 403 (a custom responder's too), carries
+    /// `resource_metadata="<its metadata URL>"`, and, unless audiences are
+    /// configured, tokens must name the resource in `aud` (RFC 8707). Serve
+    /// the document itself at [`ProtectedResource::metadata_path`].
+    #[must_use]
+    pub fn protected_resource(mut self, resource: ProtectedResource) -> Self {
+        let config = self.config();
+        config.validation.default_audience = Some(resource.resource().to_owned());
+        config.resource = Some(resource);
+        self
+    }
+
+    /// The protected resource, if one is described.
+    pub fn resource(&self) -> Option<&ProtectedResource> {
+        self.inner.resource.as_ref()
     }
 
     /// Adds `realm="..."` to every challenge of the default answer.
@@ -385,10 +408,17 @@ impl Authenticator {
     /// The response for `error`: the custom responder's, or the RFC 6750
     /// answer with the realm.
     pub fn error_response(&self, error: &AuthError) -> ErrorResponse {
-        match &self.inner.responder {
+        let mut response = match &self.inner.responder {
             Some(responder) => responder.respond(error),
             None => error.response(self.inner.realm.as_deref()),
+        };
+        if let (Some(resource), Some(challenge)) =
+            (&self.inner.resource, &mut response.www_authenticate)
+            && !challenge.contains("resource_metadata=")
+        {
+            crate::error::add_param(challenge, "resource_metadata", resource.metadata_url());
         }
+        response
     }
 
     /// Authenticates a request.

@@ -336,6 +336,16 @@ impl AuthError {
     }
 }
 
+/// Appends `name="value"` to a challenge (after a space when it has no
+/// parameters yet, else after a comma).
+pub(crate) fn add_param(challenge: &mut String, name: &str, value: &str) {
+    challenge.push_str(if challenge.contains(' ') { ", " } else { " " });
+    challenge.push_str(name);
+    challenge.push_str("=\"");
+    push_quoted(challenge, value);
+    challenge.push('"');
+}
+
 fn push_quoted(out: &mut String, value: &str) {
     for c in value.chars() {
         if c == '"' || c == '\\' {

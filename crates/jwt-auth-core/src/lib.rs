@@ -135,6 +135,7 @@ mod redact;
 #[cfg(feature = "remote")]
 #[cfg_attr(docsrs, doc(cfg(feature = "remote")))]
 pub mod remote;
+pub mod resource;
 mod revocation;
 mod roca;
 mod source;
@@ -163,6 +164,7 @@ pub use remote::{
     FetchError, FetchErrorKind, FetchResponse, HttpClient, RemoteError, RemoteErrorKind,
     RemoteJwks, RemoteJwksBuilder, RemoteStatus,
 };
+pub use resource::{ProtectedResource, ResourceError, ResourceErrorKind};
 pub use revocation::{MemoryStore, RevocationStore, Rotation, StoreError, StoreErrorKind};
 pub use source::TokenSource;
 pub use token::{ACCESS_TYP, REFRESH_TYP, VerifiedToken};

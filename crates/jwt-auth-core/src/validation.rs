@@ -57,6 +57,9 @@ pub struct Validation {
     pub(crate) leeway: Duration,
     pub(crate) issuers: Vec<String>,
     pub(crate) audiences: Vec<String>,
+    /// The audience required when none is configured: a protected
+    /// resource's identifier (RFC 8707), set by the authenticator.
+    pub(crate) default_audience: Option<String>,
     pub(crate) any_audience: bool,
     pub(crate) typ: Option<String>,
     pub(crate) require_exp: bool,
@@ -73,6 +76,7 @@ impl std::fmt::Debug for Validation {
             .field("leeway", &self.leeway)
             .field("issuers", &self.issuers)
             .field("audiences", &self.audiences)
+            .field("default_audience", &self.default_audience)
             .field("any_audience", &self.any_audience)
             .field("typ", &self.typ)
             .field("require_exp", &self.require_exp)
@@ -98,6 +102,7 @@ impl Validation {
             leeway: Duration::from_secs(60),
             issuers: Vec::new(),
             audiences: Vec::new(),
+            default_audience: None,
             any_audience: false,
             typ: None,
             require_exp: true,
@@ -286,17 +291,21 @@ impl Validation {
                 return Err(AuthErrorKind::InvalidIssuer.into());
             }
         }
-        if !self.audiences.is_empty() {
+        let audiences = match (&self.default_audience, self.audiences.is_empty()) {
+            (Some(resource), true) => std::slice::from_ref(resource),
+            _ => self.audiences.as_slice(),
+        };
+        if !audiences.is_empty() {
             let ok = match claims.get("aud") {
                 None => return Err(AuthError::with_detail(AuthErrorKind::MissingClaim, "aud")),
-                Some(Value::String(a)) => self.audiences.iter().any(|x| x == a),
+                Some(Value::String(a)) => audiences.iter().any(|x| x == a),
                 Some(Value::Array(list)) => {
                     let mut found = false;
                     for item in list {
                         let Value::String(a) = item else {
                             return Err(AuthError::with_detail(AuthErrorKind::InvalidClaim, "aud"));
                         };
-                        found |= self.audiences.iter().any(|x| x == a);
+                        found |= audiences.iter().any(|x| x == a);
                     }
                     found
                 }

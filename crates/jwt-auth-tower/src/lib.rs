@@ -220,8 +220,8 @@ pub use jwt_auth_core::openapi;
 pub use jwt_auth_core::{
     Algorithm, AuthError, AuthErrorKind, Authentication, Authenticator, ClaimHeaders,
     DefaultClaims, ErrorResponder, ErrorResponse, IssuedToken, Issuers, Key, KeyError, KeySet,
-    KeySource, MemoryStore, RefreshCookie, Requirement, RevocationStore, TokenIssuer, TokenPair,
-    TokenService, TokenSource, Validation, VerifiedToken,
+    KeySource, MemoryStore, ProtectedResource, RefreshCookie, Requirement, RevocationStore,
+    TokenIssuer, TokenPair, TokenService, TokenSource, Validation, VerifiedToken,
 };
 #[cfg(feature = "remote")]
 #[cfg_attr(docsrs, doc(cfg(feature = "remote")))]
