@@ -318,7 +318,7 @@ fn a_cache_hit_through_the_tower_layer_allocates_only_the_extension() {
     // What storing the extension costs on its own, in the same request shape.
     let authentication = match now_or_never(auth.decide(&request())) {
         jwt_auth_core::adapter::Decision::Allow(allow) => allow.into_authentication(),
-        jwt_auth_core::adapter::Decision::Refuse(_) => panic!("refused"),
+        other => panic!("not let through: {other:?}"),
     };
     let mut bare = request();
     let (_, extension) = allocated(|| bare.extensions_mut().insert(authentication));

@@ -1918,3 +1918,260 @@ async fn a_protected_resource_is_named_in_every_challenge() {
         assert!(!got.contains("resource_metadata"), "{got}");
     }
 }
+
+/// What a request for the metadata document got: status, the headers that
+/// matter, the body.
+#[derive(Debug, PartialEq)]
+struct Served {
+    status: u16,
+    content_type: Option<String>,
+    cache_control: Option<String>,
+    challenge: Option<String>,
+    body: String,
+}
+
+/// The metadata routes through axum: `mounted` merges the ready route next
+/// to a `route_layer`ed API; otherwise the whole app sits behind
+/// `Router::layer` with no route for the document at all.
+async fn metadata_via_axum(
+    auth: &Authenticator,
+    mounted: bool,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> Served {
+    use axum::Router;
+    use axum::routing::any;
+    use jwt_auth_tower::{JwtAuth, resource_metadata};
+    use tower::ServiceExt;
+
+    let api = Router::new().route("/mcp", any(|| async { "tools" }));
+    let app = match (mounted, auth.resource()) {
+        (true, Some(resource)) => api
+            .route_layer(JwtAuth::new(auth.clone()))
+            .merge(resource_metadata(resource)),
+        _ => api.layer(JwtAuth::new(auth.clone())),
+    };
+    let mut request = http::Request::builder().method(method).uri(path);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let response = app
+        .oneshot(request.body(axum::body::Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let header = |name: &str| {
+        response
+            .headers()
+            .get(name)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+    };
+    let (status, content_type, cache_control, challenge) = (
+        response.status().as_u16(),
+        header("content-type"),
+        header("cache-control"),
+        header("www-authenticate"),
+    );
+    let body = http_body_util::BodyExt::collect(response.into_body())
+        .await
+        .unwrap()
+        .to_bytes();
+    Served {
+        status,
+        content_type,
+        cache_control,
+        challenge,
+        body: String::from_utf8_lossy(&body).into_owned(),
+    }
+}
+
+/// The same through actix-web: `mounted` configures the ready route next to
+/// a scope the middleware wraps; otherwise `App::wrap` covers everything.
+async fn metadata_via_actix(
+    auth: &Authenticator,
+    mounted: bool,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> Served {
+    use actix_web::{App, HttpResponse, test as actix_test, web};
+    use jwt_auth_actix::{JwtAuth, resource_metadata};
+
+    let tools = || async { HttpResponse::Ok().body("tools") };
+    let mut request = actix_test::TestRequest::default()
+        .method(actix_web::http::Method::from_bytes(method.as_bytes()).unwrap())
+        .uri(path);
+    for (name, value) in headers {
+        request = request.insert_header((*name, *value));
+    }
+    let response = match (mounted, auth.resource()) {
+        (true, Some(resource)) => {
+            let app = actix_test::init_service(
+                App::new().configure(resource_metadata(resource)).service(
+                    web::scope("")
+                        .wrap(JwtAuth::new(auth.clone()))
+                        .route("/mcp", web::to(tools)),
+                ),
+            )
+            .await;
+            actix_test::call_service(&app, request.to_request())
+                .await
+                .map_into_boxed_body()
+        }
+        _ => {
+            let app = actix_test::init_service(
+                App::new()
+                    .wrap(JwtAuth::new(auth.clone()))
+                    .route("/mcp", web::to(tools)),
+            )
+            .await;
+            actix_test::call_service(&app, request.to_request())
+                .await
+                .map_into_boxed_body()
+        }
+    };
+    let header = |name: &str| {
+        response
+            .headers()
+            .get(name)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+    };
+    let (status, content_type, cache_control, challenge) = (
+        response.status().as_u16(),
+        header("content-type"),
+        header("cache-control"),
+        header("www-authenticate"),
+    );
+    let body = actix_test::read_body(response).await;
+    Served {
+        status,
+        content_type,
+        cache_control,
+        challenge,
+        body: String::from_utf8_lossy(&body).into_owned(),
+    }
+}
+
+#[tokio::test]
+async fn the_metadata_document_is_served_alike_without_a_token() {
+    use jwt_auth_core::ProtectedResource;
+
+    let resource = ProtectedResource::new("https://api.example.com/mcp")
+        .unwrap()
+        .authorization_server("https://auth.example.com")
+        .scope("mcp");
+    let auth = authenticator(hs_key()).protected_resource(resource.clone());
+    let expected = json!({
+        "resource": "https://api.example.com/mcp",
+        "authorization_servers": ["https://auth.example.com"],
+        "scopes_supported": ["mcp"],
+        "bearer_methods_supported": ["header"],
+    });
+    let challenge = r#"Bearer resource_metadata="https://api.example.com/.well-known/oauth-protected-resource/mcp""#;
+    let own = "/.well-known/oauth-protected-resource/mcp";
+    let root = "/.well-known/oauth-protected-resource";
+    // (method, path, headers, status, the document?)
+    type Case<'a> = (&'a str, &'a str, &'a [(&'a str, &'a str)], u16, bool);
+    let cases: [Case<'_>; 9] = [
+        ("GET", own, &[], 200, true),
+        ("GET", root, &[], 200, true),
+        // The document does not follow Host or forwarding headers, and a
+        // token, even a broken one, is not looked at.
+        (
+            "GET",
+            own,
+            &[
+                ("host", "evil.example"),
+                ("x-forwarded-host", "evil.example"),
+                ("x-forwarded-proto", "http"),
+                ("authorization", "Bearer not.a.token"),
+            ],
+            200,
+            true,
+        ),
+        ("GET", &format!("{own}?x=1"), &[], 200, true),
+        ("HEAD", own, &[], 200, false),
+        // Neither another path nor another method is the document.
+        (
+            "GET",
+            "/.well-known/oauth-protected-resource/other",
+            &[],
+            401,
+            false,
+        ),
+        (
+            "GET",
+            "/.well-known/oauth-protected-resource/mcp/",
+            &[],
+            401,
+            false,
+        ),
+        ("GET", "/mcp", &[], 401, false),
+        ("POST", root, &[], 401, false),
+    ];
+    for mounted in [false, true] {
+        for (method, path, headers, status, document) in &cases {
+            let axum = metadata_via_axum(&auth, mounted, method, path, headers).await;
+            let actix = metadata_via_actix(&auth, mounted, method, path, headers).await;
+            let case = format!("{method} {path} {headers:?} (ready route: {mounted})");
+            // Beside the ready route, what else answers depends on how the
+            // app is composed (axum's route_layer: 404 or 405; an actix
+            // scope around everything: the middleware's 401), but never the
+            // document.
+            if mounted && *status == 401 && path.starts_with("/.well-known") {
+                for served in [&axum, &actix] {
+                    assert!(
+                        matches!(served.status, 401 | 404 | 405),
+                        "{case}: {served:?}"
+                    );
+                    assert!(!served.body.contains("authorization_servers"), "{case}");
+                }
+                continue;
+            }
+            assert_eq!(axum, actix, "{case}");
+            assert_eq!(axum.status, *status, "{case}: {axum:?}");
+            if *status == 200 {
+                assert_eq!(axum.content_type.as_deref(), Some("application/json"));
+                assert_eq!(
+                    axum.cache_control.as_deref(),
+                    Some("public, max-age=3600"),
+                    "{case}"
+                );
+                assert_eq!(axum.challenge, None, "{case}");
+                if *document {
+                    let body: Value = serde_json::from_str(&axum.body).unwrap();
+                    assert_eq!(body, expected, "{case}");
+                } else {
+                    assert_eq!(axum.body, "", "{case}");
+                }
+            } else {
+                assert_eq!(axum.challenge.as_deref(), Some(challenge), "{case}");
+            }
+        }
+    }
+
+    // Without the root alias, and for a resource without a path.
+    let no_root = authenticator(hs_key()).protected_resource(resource.also_at_root(false));
+    let reply = metadata_via_actix(&no_root, false, "GET", root, &[]).await;
+    assert_eq!(reply.status, 401, "{reply:?}");
+    let bare = authenticator(hs_key())
+        .protected_resource(ProtectedResource::new("https://api.example.com/").unwrap());
+    let reply = metadata_via_axum(&bare, false, "GET", root, &[]).await;
+    assert_eq!(reply.status, 200, "{reply:?}");
+    assert_eq!(
+        reply,
+        metadata_via_actix(&bare, false, "GET", root, &[]).await
+    );
+
+    // Without a resource the well-known path is just another protected path.
+    let plain = authenticator(hs_key());
+    let reply = metadata_via_axum(&plain, false, "GET", own, &[]).await;
+    assert_eq!(
+        reply,
+        metadata_via_actix(&plain, false, "GET", own, &[]).await
+    );
+    assert_eq!(
+        (reply.status, reply.challenge.as_deref()),
+        (401, Some("Bearer"))
+    );
+}

@@ -1,5 +1,6 @@
 // A real OpenID Provider (panva/oidc-provider) for the remote-keys acceptance suite
-// (tests/python/remote/remote_keys.py). It listens on 127.0.0.1 only, over plain http.
+// (tests/python/remote/remote_keys.py) and the MCP client suite (tests/python/mcp/).
+// It listens on 127.0.0.1 only, over plain http.
 //
 // Usage: node tests/oidc/provider.mjs CONFIG.json
 //
@@ -7,14 +8,19 @@
 //   {
 //     "port": 0,                                   // 0 = any free port
 //     "jwks": {"keys": [private JWKs, each with "kid" and "alg"]},
-//     "resources": {"http://127.0.0.1/api/rs256": "RS256", ...},   // resource URL -> signing alg
+//     "resources": {"http://127.0.0.1/api/rs256": "RS256", ...},   // resource URL -> signing alg,
+//                  // or -> {"alg": "RS256", "scope": "mcp api:read"}: the scopes a token for
+//                  // that resource may carry (default "api:read")
+//     "scopes": ["mcp"],                           // optional: scopes besides openid and api:read
 //     "client_id": "...", "client_secret": "..."
 //   }
 //
 // Once listening it prints exactly one line to stdout: {"issuer": "http://127.0.0.1:PORT"}.
 // Everything else (oidc-provider notices, one JSON line per request served) goes to stderr.
 // The client_credentials grant with a `resource` parameter (RFC 8707) issues a JWT access
-// token (RFC 9068, typ at+jwt) whose aud is the resource and whose alg is resources[resource].
+// token (RFC 9068, typ at+jwt) whose aud is the resource and whose alg is resources[resource];
+// its scope is the requested scope (the client may request api:read and the extra "scopes")
+// narrowed to the resource's scopes.
 //
 // Test-only endpoint: GET /__test__/requests answers {"METHOD /path": count, ...} for every
 // request served so far except itself, so a test can assert that nothing was fetched.
@@ -35,7 +41,11 @@ if (!configPath) {
   process.exit(2);
 }
 const config = JSON.parse(readFileSync(configPath, 'utf8'));
-const resources = config.resources || {};
+// resource URL -> {alg, scope}
+const resources = Object.fromEntries(Object.entries(config.resources || {}).map(
+  ([url, info]) => [url, typeof info === 'string' ? { alg: info, scope: 'api:read' } : { scope: 'api:read', ...info }],
+));
+const scopes = ['openid', 'api:read', ...(config.scopes || [])];
 const counts = Object.create(null);
 
 const server = http.createServer();
@@ -55,10 +65,10 @@ const provider = new Provider(issuer, {
     response_types: [],
     redirect_uris: [],
     token_endpoint_auth_method: 'client_secret_basic',
-    scope: 'api:read',
+    scope: scopes.filter((scope) => scope !== 'openid').join(' '),
   }],
   jwks: config.jwks,
-  scopes: ['openid', 'api:read'],
+  scopes,
   features: {
     // No interactive flows are used: the built-in dev interactions only emit a notice.
     devInteractions: { enabled: false },
@@ -70,16 +80,16 @@ const provider = new Provider(issuer, {
       defaultResource: () => undefined,
       useGrantedResource: () => true,
       getResourceServerInfo(ctx, resourceIndicator) {
-        const alg = resources[resourceIndicator];
-        if (!alg) {
+        const info = resources[resourceIndicator];
+        if (!info) {
           throw new errors.InvalidTarget();
         }
         return {
-          scope: 'api:read',
+          scope: info.scope,
           audience: resourceIndicator,
           accessTokenTTL: 600,
           accessTokenFormat: 'jwt',
-          jwt: { sign: { alg } },
+          jwt: { sign: { alg: info.alg } },
         };
       },
     },

@@ -127,6 +127,6 @@ impl ResponseError for ClaimsRejection {
             self.0.response.clone(),
             false,
         );
-        render(&refusal)
+        render(refusal.reply())
     }
 }

@@ -198,10 +198,12 @@
 mod authorize;
 mod extract;
 mod middleware;
+mod resource;
 
 pub use authorize::{Authorize, AuthorizeMiddleware};
 pub use extract::{Claims, ClaimsRejection, OptionalClaims};
 pub use middleware::{JwtAuth, JwtAuthMiddleware, MiddlewareFuture};
+pub use resource::resource_metadata;
 
 #[cfg(feature = "utoipa")]
 #[cfg_attr(docsrs, doc(cfg(feature = "utoipa")))]
@@ -250,15 +252,15 @@ impl<'r> jwt_auth_core::adapter::AuthRequest for ActixRequest<'r> {
     }
 }
 
-/// Renders the core's refusal as an actix response.
-fn render(refusal: &jwt_auth_core::adapter::Refusal) -> HttpResponse {
-    let status = StatusCode::from_u16(refusal.status().as_u16())
-        .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+/// Renders a response of core's as an actix response.
+fn render(reply: &jwt_auth_core::adapter::Reply) -> HttpResponse {
+    let status =
+        StatusCode::from_u16(reply.status().as_u16()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut builder = HttpResponse::build(status);
-    for (name, value) in refusal.headers() {
+    for (name, value) in reply.headers() {
         if let Ok(value) = HeaderValue::from_str(value) {
             builder.insert_header((name, value));
         }
     }
-    builder.body(refusal.body().clone())
+    builder.body(reply.body().clone())
 }

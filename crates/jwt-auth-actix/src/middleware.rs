@@ -9,7 +9,7 @@ use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
 use actix_web::{Error, HttpMessage};
 use jwt_auth_core::Authenticator;
-use jwt_auth_core::adapter::{Allow, Decision, Refusal};
+use jwt_auth_core::adapter::{Allow, Decision, Refusal, Reply};
 use pin_project_lite::pin_project;
 
 use crate::{ActixRequest, render};
@@ -162,7 +162,11 @@ where
     }
 
     pub(crate) fn refused(req: ServiceRequest, refusal: &Refusal) -> Self {
-        let response = req.into_response(render(refusal)).map_into_right_body();
+        Self::replied(req, refusal.reply())
+    }
+
+    fn replied(req: ServiceRequest, reply: &Reply) -> Self {
+        let response = req.into_response(render(reply)).map_into_right_body();
         let state = State::Refused {
             response: Some(response),
         };
@@ -182,6 +186,7 @@ where
                 Self::inner(service.call(req))
             }
             Decision::Refuse(refusal) => Self::refused(req, &refusal),
+            Decision::Respond(reply) => Self::replied(req, &reply),
         }
     }
 }

@@ -17,11 +17,11 @@
 //! let auth = Authenticator::new(Key::hmac([7u8; 32])?);
 //! let request = http::Request::get("/me").body(()).unwrap();
 //! match auth.decide(&request).await {
-//!     Decision::Allow(allow) => unreachable!("no token: {allow:?}"),
 //!     Decision::Refuse(refusal) => {
 //!         assert_eq!(refusal.status(), 401);
 //!         assert_eq!(refusal.header("www-authenticate"), Some("Bearer"));
 //!     }
+//!     other => unreachable!("no token: {other:?}"),
 //! }
 //! # Ok::<(), jwt_auth_core::KeyError>(()) }).unwrap();
 //! ```
@@ -63,6 +63,9 @@ pub enum Decision {
     Allow(Allow),
     /// Answer with this instead of calling the service.
     Refuse(Refusal),
+    /// Answer with this, no token needed: the protected resource's metadata
+    /// document (RFC 9728), asked for at its well-known path.
+    Respond(Reply),
 }
 
 /// A request let through, with what the adapter must do to it.
@@ -114,53 +117,29 @@ impl Allow {
     }
 }
 
-/// A refusal, rendered: the status, the headers and the body to send, in
-/// HTTP or as a gRPC "trailers-only" answer (HTTP 200, `grpc-status`,
-/// `grpc-message`, an empty body) when the request spoke gRPC.
+/// A response rendered by core, for the adapter to send as it is: a
+/// [`Refusal`]'s, or the protected resource's metadata document.
 #[derive(Debug, Clone)]
-pub struct Refusal {
-    error: AuthError,
+pub struct Reply {
     status: StatusCode,
     headers: Vec<(&'static str, String)>,
     body: Bytes,
 }
 
-impl Refusal {
-    /// Renders `error`'s `response` for a request that did (`grpc`) or did
-    /// not speak gRPC.
-    pub fn new(error: AuthError, response: ErrorResponse, grpc: bool) -> Self {
-        let challenge = response.www_authenticate.clone();
-        if grpc {
-            let status = error.grpc_status();
-            let mut headers = vec![
-                ("content-type", "application/grpc".to_owned()),
-                ("grpc-status", status.code().to_string()),
-                ("grpc-message", status.encoded_message().into_owned()),
-            ];
-            headers.extend(challenge.map(|c| ("www-authenticate", c)));
-            return Self {
-                error,
-                status: StatusCode::OK,
-                headers,
-                body: Bytes::new(),
-            };
-        }
-        let mut headers = vec![(
-            "content-type",
-            String::from_utf8_lossy(response.content_type.as_bytes()).into_owned(),
-        )];
-        headers.extend(challenge.map(|c| ("www-authenticate", c)));
+impl Reply {
+    /// The metadata document of a protected resource (RFC 9728), with
+    /// [`DOCUMENT_HEADERS`](crate::resource::DOCUMENT_HEADERS); `head`
+    /// leaves the body out.
+    pub fn document(document: Bytes, head: bool) -> Self {
+        let headers = crate::resource::DOCUMENT_HEADERS
+            .iter()
+            .map(|(name, value)| (*name, (*value).to_owned()))
+            .collect();
         Self {
-            error,
-            status: response.status,
+            status: StatusCode::OK,
             headers,
-            body: response.body_bytes(),
+            body: if head { Bytes::new() } else { document },
         }
-    }
-
-    /// Why.
-    pub fn error(&self) -> &AuthError {
-        &self.error
     }
 
     /// The status code.
@@ -180,7 +159,7 @@ impl Refusal {
             .map(|(_, v)| v)
     }
 
-    /// The body (empty for gRPC).
+    /// The body (empty for gRPC and `HEAD`).
     pub fn body(&self) -> &Bytes {
         &self.body
     }
@@ -199,6 +178,89 @@ impl Refusal {
     }
 }
 
+/// A refusal, rendered: the status, the headers and the body to send, in
+/// HTTP or as a gRPC "trailers-only" answer (HTTP 200, `grpc-status`,
+/// `grpc-message`, an empty body) when the request spoke gRPC.
+#[derive(Debug, Clone)]
+pub struct Refusal {
+    error: AuthError,
+    reply: Reply,
+}
+
+impl Refusal {
+    /// Renders `error`'s `response` for a request that did (`grpc`) or did
+    /// not speak gRPC.
+    pub fn new(error: AuthError, response: ErrorResponse, grpc: bool) -> Self {
+        let challenge = response.www_authenticate.clone();
+        if grpc {
+            let status = error.grpc_status();
+            let mut headers = vec![
+                ("content-type", "application/grpc".to_owned()),
+                ("grpc-status", status.code().to_string()),
+                ("grpc-message", status.encoded_message().into_owned()),
+            ];
+            headers.extend(challenge.map(|c| ("www-authenticate", c)));
+            let reply = Reply {
+                status: StatusCode::OK,
+                headers,
+                body: Bytes::new(),
+            };
+            return Self { error, reply };
+        }
+        let mut headers = vec![(
+            "content-type",
+            String::from_utf8_lossy(response.content_type.as_bytes()).into_owned(),
+        )];
+        headers.extend(challenge.map(|c| ("www-authenticate", c)));
+        let reply = Reply {
+            status: response.status,
+            headers,
+            body: response.body_bytes(),
+        };
+        Self { error, reply }
+    }
+
+    /// Why.
+    pub fn error(&self) -> &AuthError {
+        &self.error
+    }
+
+    /// What to send.
+    pub fn reply(&self) -> &Reply {
+        &self.reply
+    }
+
+    /// What to send, owned.
+    pub fn into_reply(self) -> Reply {
+        self.reply
+    }
+
+    /// The status code.
+    pub fn status(&self) -> StatusCode {
+        self.reply.status()
+    }
+
+    /// The headers to send (lowercase names).
+    pub fn headers(&self) -> impl Iterator<Item = (&'static str, &str)> {
+        self.reply.headers()
+    }
+
+    /// One header's value, if set.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.reply.header(name)
+    }
+
+    /// The body (empty for gRPC).
+    pub fn body(&self) -> &Bytes {
+        self.reply.body()
+    }
+
+    /// As an `http::Response`.
+    pub fn into_http<B: From<Bytes>>(self) -> http::Response<B> {
+        self.reply.into_http()
+    }
+}
+
 impl Authenticator {
     /// Decides what to do with a request: authenticates it, applies
     /// [`allow_anonymous`](Authenticator::allow_anonymous) (a request without
@@ -208,12 +270,34 @@ impl Authenticator {
     ///
     /// The returned future owns what it needs; it is ready at once unless
     /// remote keys must be fetched first.
+    ///
+    /// With a [protected resource](Authenticator::protected_resource), a
+    /// `GET` or `HEAD` request for its metadata document is answered with
+    /// the document ([`Decision::Respond`]), whatever the request carries.
     pub fn decide<R: AuthRequest + ?Sized>(&self, req: &R) -> DecideFuture {
-        DecideFuture {
-            authenticate: self.authenticate_for(req, self.allows_anonymous()),
-            authenticator: self.clone(),
-            grpc: is_grpc(req),
+        if let Some(document) = self.metadata_request(req) {
+            return DecideFuture {
+                state: DecideState::Decided(Some(Decision::Respond(document))),
+            };
         }
+        DecideFuture {
+            state: DecideState::Authenticating {
+                authenticate: self.authenticate_for(req, self.allows_anonymous()),
+                authenticator: self.clone(),
+                grpc: is_grpc(req),
+            },
+        }
+    }
+
+    fn metadata_request<R: AuthRequest + ?Sized>(&self, req: &R) -> Option<Reply> {
+        self.resource()?;
+        let head = match req.method()? {
+            "GET" => false,
+            "HEAD" => true,
+            _ => return None,
+        };
+        let document = self.resource_document(req.path()?)?;
+        Some(Reply::document(document, head))
     }
 
     fn allow(&self, authentication: Authentication) -> Allow {
@@ -250,9 +334,18 @@ impl Authenticator {
 #[must_use = "futures do nothing unless polled"]
 #[derive(Debug)]
 pub struct DecideFuture {
-    authenticate: AuthenticateFuture,
-    authenticator: Authenticator,
-    grpc: bool,
+    state: DecideState,
+}
+
+#[derive(Debug)]
+enum DecideState {
+    Authenticating {
+        authenticate: AuthenticateFuture,
+        authenticator: Authenticator,
+        grpc: bool,
+    },
+    /// Decided without authenticating; `None` once taken.
+    Decided(Option<Decision>),
 }
 
 impl DecideFuture {
@@ -261,17 +354,24 @@ impl DecideFuture {
     /// future back, to be awaited. Lets an adapter skip the asynchronous
     /// path, and what it costs, on the common case.
     pub fn into_ready(self) -> Result<Decision, Self> {
-        let Self {
-            authenticate,
-            authenticator,
-            grpc,
-        } = self;
-        match authenticate.into_ready() {
-            Ok(outcome) => Ok(decision(&authenticator, outcome, grpc)),
-            Err(authenticate) => Err(Self {
+        match self.state {
+            DecideState::Authenticating {
                 authenticate,
                 authenticator,
                 grpc,
+            } => match authenticate.into_ready() {
+                Ok(outcome) => Ok(decision(&authenticator, outcome, grpc)),
+                Err(authenticate) => Err(Self {
+                    state: DecideState::Authenticating {
+                        authenticate,
+                        authenticator,
+                        grpc,
+                    },
+                }),
+            },
+            DecideState::Decided(Some(decision)) => Ok(decision),
+            DecideState::Decided(None) => Err(Self {
+                state: DecideState::Decided(None),
             }),
         }
     }
@@ -301,8 +401,21 @@ impl Future for DecideFuture {
     type Output = Decision;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Decision> {
-        let outcome = ready!(Pin::new(&mut self.authenticate).poll(cx));
-        Poll::Ready(decision(&self.authenticator, outcome, self.grpc))
+        match &mut self.state {
+            DecideState::Authenticating {
+                authenticate,
+                authenticator,
+                grpc,
+            } => {
+                let outcome = ready!(Pin::new(authenticate).poll(cx));
+                Poll::Ready(decision(authenticator, outcome, *grpc))
+            }
+            DecideState::Decided(decision) => Poll::Ready(
+                decision
+                    .take()
+                    .expect("DecideFuture polled after completion"),
+            ),
+        }
     }
 }
 

@@ -78,6 +78,8 @@ struct Config {
     /// The protected resource (RFC 9728) whose metadata every challenge
     /// points to.
     resource: Option<ProtectedResource>,
+    /// Its metadata document, serialised once.
+    resource_document: bytes::Bytes,
     /// A custom answer; `None` is the RFC 6750 one.
     responder: Option<Arc<dyn ErrorResponder>>,
     /// Requests without a token go through, with no claims.
@@ -139,6 +141,7 @@ impl Authenticator {
                 sources: vec![TokenSource::AuthorizationBearer],
                 realm: None,
                 resource: None,
+                resource_document: bytes::Bytes::new(),
                 responder: None,
                 allow_anonymous: false,
                 store: None,
@@ -254,12 +257,18 @@ impl Authenticator {
     /// Describes this API as an OAuth protected resource (RFC 9728): every
     /// challenge, 401 and 403 (a custom responder's too), carries
     /// `resource_metadata="<its metadata URL>"`, and, unless audiences are
-    /// configured, tokens must name the resource in `aud` (RFC 8707). Serve
-    /// the document itself at [`ProtectedResource::metadata_path`].
+    /// configured, tokens must name the resource in `aud` (RFC 8707).
+    ///
+    /// The middleware also answers `GET` and `HEAD` requests for the
+    /// metadata document itself, at [`ProtectedResource::document_paths`],
+    /// without a token: a protected scope around the well-known path does
+    /// not hide it. Where the middleware does not see that path (a layer on
+    /// some routes only), mount the adapter's ready route as well.
     #[must_use]
     pub fn protected_resource(mut self, resource: ProtectedResource) -> Self {
         let config = self.config();
         config.validation.default_audience = Some(resource.resource().to_owned());
+        config.resource_document = resource.document().into();
         config.resource = Some(resource);
         self
     }
@@ -267,6 +276,14 @@ impl Authenticator {
     /// The protected resource, if one is described.
     pub fn resource(&self) -> Option<&ProtectedResource> {
         self.inner.resource.as_ref()
+    }
+
+    /// The protected resource's metadata document, when `path` asks for it.
+    pub(crate) fn resource_document(&self, path: &str) -> Option<bytes::Bytes> {
+        let resource = self.inner.resource.as_ref()?;
+        resource
+            .is_document_path(path)
+            .then(|| self.inner.resource_document.clone())
     }
 
     /// Adds `realm="..."` to every challenge of the default answer.

@@ -44,6 +44,16 @@ use serde::Serialize;
 /// The well-known path segment of RFC 9728 §3.
 pub const WELL_KNOWN: &str = "/.well-known/oauth-protected-resource";
 
+/// The headers the metadata document is served with: JSON, cacheable by
+/// anyone for an hour (it changes with a deployment, not per request), and
+/// readable from any origin (browser-based clients discover from other
+/// origins; the document holds nothing secret and no credentials are sent).
+pub const DOCUMENT_HEADERS: [(&str, &str); 3] = [
+    ("content-type", "application/json"),
+    ("cache-control", "public, max-age=3600"),
+    ("access-control-allow-origin", "*"),
+];
+
 kinded_error! {
     /// A resource identifier or metadata URL that RFC 9728 does not allow.
     ResourceError, ResourceErrorKind
@@ -73,6 +83,8 @@ pub struct ProtectedResource {
     resource_documentation: Option<String>,
     #[serde(skip)]
     metadata_url: String,
+    #[serde(skip)]
+    at_root: bool,
 }
 
 impl ProtectedResource {
@@ -92,6 +104,7 @@ impl ProtectedResource {
             resource_name: None,
             resource_documentation: None,
             metadata_url,
+            at_root: true,
         })
     }
 
@@ -154,6 +167,16 @@ impl ProtectedResource {
         self
     }
 
+    /// Whether the document is also served at the root well-known path,
+    /// `/.well-known/oauth-protected-resource`, when the resource has a path
+    /// (default: yes). Clients that predate the path insertion of RFC 9728
+    /// §3.1 look there; turn it off when several resources share a host.
+    #[must_use]
+    pub fn also_at_root(mut self, yes: bool) -> Self {
+        self.at_root = yes;
+        self
+    }
+
     /// The resource identifier, as given.
     pub fn resource(&self) -> &str {
         &self.resource
@@ -175,6 +198,30 @@ impl ProtectedResource {
             .find('/')
             .map_or(self.metadata_url.len(), |i| after_scheme + i);
         &self.metadata_url[start..]
+    }
+
+    /// The paths the document is served at: [`metadata_path`] without its
+    /// query and, unless [`also_at_root`] is off, the root well-known path
+    /// when that differs.
+    ///
+    /// [`metadata_path`]: Self::metadata_path
+    /// [`also_at_root`]: Self::also_at_root
+    pub fn document_paths(&self) -> impl Iterator<Item = &str> {
+        let own = self.own_path();
+        let root = (self.at_root && own != WELL_KNOWN).then_some(WELL_KNOWN);
+        std::iter::once(own).chain(root)
+    }
+
+    /// Whether a request for `path` asks for the document: `path` is one of
+    /// the [`document_paths`](Self::document_paths) (a query is not
+    /// compared).
+    pub fn is_document_path(&self, path: &str) -> bool {
+        path.starts_with(WELL_KNOWN) && self.document_paths().any(|p| p == path)
+    }
+
+    fn own_path(&self) -> &str {
+        let path = self.metadata_path();
+        path.split_once('?').map_or(path, |(path, _)| path)
     }
 
     /// The metadata document, JSON (RFC 9728 §2): `resource`,

@@ -202,6 +202,8 @@ mod authorize;
 mod extract;
 pub mod grpc;
 mod layer;
+#[cfg(feature = "axum")]
+mod resource;
 mod service;
 
 pub use authorize::{Authorize, AuthorizeService};
@@ -212,6 +214,9 @@ pub use extract::{Claims, ClaimsRejection, OptionalClaims};
 #[cfg_attr(docsrs, doc(cfg(feature = "tonic")))]
 pub use grpc::{TonicRequestExt, tonic_status};
 pub use layer::JwtAuth;
+#[cfg(feature = "axum")]
+#[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
+pub use resource::resource_metadata;
 pub use service::{JwtAuthService, RefusalBody, ResponseFuture};
 
 #[cfg(feature = "utoipa")]

@@ -8,7 +8,7 @@ use std::task::{Context, Poll, ready};
 use bytes::Bytes;
 use http::{Request, Response};
 use jwt_auth_core::Authenticator;
-use jwt_auth_core::adapter::{DecideFuture, Decision, Refusal};
+use jwt_auth_core::adapter::{DecideFuture, Decision, Refusal, Reply};
 use pin_project_lite::pin_project;
 use tower_service::Service;
 
@@ -147,8 +147,8 @@ pin_project! {
             #[pin]
             future: S::Future,
         },
-        Refused {
-            refusal: Option<Refusal>,
+        Replied {
+            reply: Option<Reply>,
         },
     }
 }
@@ -160,9 +160,11 @@ impl<S: Service<Request<ReqBody>>, ReqBody> ResponseFuture<S, ReqBody> {
     }
 
     pub(crate) fn refused(refusal: Refusal) -> Self {
-        let state = State::Refused {
-            refusal: Some(refusal),
-        };
+        Self::replied(refusal.into_reply())
+    }
+
+    fn replied(reply: Reply) -> Self {
+        let state = State::Replied { reply: Some(reply) };
         Self { state }
     }
 
@@ -176,6 +178,7 @@ impl<S: Service<Request<ReqBody>>, ReqBody> ResponseFuture<S, ReqBody> {
                 Self::inner(inner.call(req))
             }
             Decision::Refuse(refusal) => Self::refused(refusal),
+            Decision::Respond(reply) => Self::replied(reply),
         }
     }
 }
@@ -196,9 +199,9 @@ where
                     Self::decided(&mut inner, decision, req).state
                 }
                 StateProj::Inner { future } => return future.poll(cx),
-                StateProj::Refused { refusal } => {
-                    let refusal = refusal.take().expect("polled after completion");
-                    let response = refusal.into_http::<Bytes>();
+                StateProj::Replied { reply } => {
+                    let reply = reply.take().expect("polled after completion");
+                    let response = reply.into_http::<Bytes>();
                     return Poll::Ready(Ok(response.map(ResBody::from_refusal)));
                 }
             };

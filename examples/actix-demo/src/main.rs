@@ -100,8 +100,20 @@ async fn main() -> std::io::Result<()> {
     let authenticator = web::Data::new(config.authenticator);
     let tokens = web::Data::new(config.tokens);
     let head_timeout = config.head_timeout;
+    // RFC 9728: the metadata document at its well-known paths, when
+    // JWT_RESOURCE is set (no routes otherwise).
+    let metadata = config
+        .resource
+        .as_ref()
+        .map(jwt_auth_actix::resource_metadata);
     let server = HttpServer::new(move || {
+        let metadata = metadata.clone();
         App::new()
+            .configure(move |config| {
+                if let Some(metadata) = metadata {
+                    metadata(config);
+                }
+            })
             .app_data(authenticator.clone())
             .app_data(tokens.clone())
             .route("/health", web::get().to(health))

@@ -91,7 +91,14 @@ fn render(reply: DemoReply) -> Response {
 fn app(auth: JwtAuth, tokens: Option<TokenService>) -> Router {
     let authenticator = auth.authenticator().clone();
     let anonymous = JwtAuth::new(authenticator.clone().allow_anonymous());
+    // RFC 9728: the metadata document at its well-known paths, when
+    // JWT_RESOURCE is set (no routes otherwise).
+    let metadata = authenticator
+        .resource()
+        .map(jwt_auth_tower::resource_metadata)
+        .unwrap_or_default();
     Router::new()
+        .merge(metadata)
         .route(
             "/health",
             get(move || async move { Json(demo_support::health_body(&authenticator)) }),

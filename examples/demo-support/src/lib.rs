@@ -12,8 +12,8 @@ use std::sync::Arc;
 use jwt_auth_core::adapter::AuthRequest;
 use jwt_auth_core::{
     Algorithm, AuthError, AuthErrorKind, Authenticator, Issuers, Key, KeySource, MemoryStore,
-    RemoteJwks, RemoteJwksBuilder, RevocationStore, TokenIssuer, TokenService, TokenSource,
-    VerifiedToken,
+    ProtectedResource, RemoteJwks, RemoteJwksBuilder, RevocationStore, TokenIssuer, TokenService,
+    TokenSource, VerifiedToken,
 };
 use serde_json::{Value, json};
 
@@ -34,6 +34,21 @@ pub struct DemoConfig {
     /// idle keep-alive connection stays open (`DEMO_HEAD_TIMEOUT`, default
     /// 30 s).
     pub head_timeout: Duration,
+    /// The protected resource (`JWT_RESOURCE`, RFC 9728), already attached
+    /// to `authenticator`; the demos serve its metadata document.
+    pub resource: Option<ProtectedResource>,
+}
+
+/// What a demo binary sets apart from the environment.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Defaults {
+    /// The path of the default `JWT_RESOURCE`, `http://<DEMO_ADDR><path>`;
+    /// `None`: no resource unless `JWT_RESOURCE` is set.
+    pub resource_path: Option<&'static str>,
+    /// The default `JWT_SCOPES_SUPPORTED`.
+    pub scopes_supported: &'static [&'static str],
+    /// Scopes the banner's sample token carries.
+    pub sample_scope: Option<&'static str>,
 }
 
 impl std::fmt::Debug for DemoConfig {
@@ -43,6 +58,7 @@ impl std::fmt::Debug for DemoConfig {
             .field("authenticator", &self.authenticator)
             .field("tokens", &self.tokens)
             .field("head_timeout", &self.head_timeout)
+            .field("resource", &self.resource)
             .finish_non_exhaustive()
     }
 }
@@ -179,6 +195,11 @@ impl DemoConfig {
     /// Reads the environment described in `DEMO-CONTRACT.md` (and connects
     /// to Redis when `JWT_REDIS_URL` is set).
     pub async fn from_env() -> Result<Self, String> {
+        Self::from_env_with(Defaults::default()).await
+    }
+
+    /// [`from_env`](Self::from_env) with a binary's own defaults.
+    pub async fn from_env_with(defaults: Defaults) -> Result<Self, String> {
         let addr: SocketAddr = env("DEMO_ADDR")
             .unwrap_or_else(|| "127.0.0.1:3000".into())
             .parse()
@@ -248,6 +269,13 @@ impl DemoConfig {
 
         let issuers = list("JWT_ISSUER");
         let audiences = list("JWT_AUDIENCE");
+        let resource = protected_resource(addr, &issuers, defaults)?;
+        // Tokens this demo signs name the resource when no audience is set:
+        // the authenticator then requires it (RFC 8707).
+        let sample_audience = audiences
+            .first()
+            .cloned()
+            .or_else(|| resource.as_ref().map(|r| r.resource().to_owned()));
         let leeway = seconds("JWT_LEEWAY", 60, 0, jwt_auth_core::MAX_LEEWAY)?;
         let access_ttl = seconds("JWT_ACCESS_TTL", 900, 1, jwt_auth_core::MAX_TOKEN_TTL)?;
         let refresh_ttl = seconds(
@@ -280,7 +308,7 @@ impl DemoConfig {
                 if let Some(iss) = issuers.first() {
                     issuer = issuer.issuer(iss.clone());
                 }
-                if let Some(aud) = audiences.first() {
+                if let Some(aud) = &sample_audience {
                     issuer = issuer.audience(aud.clone());
                 }
                 Some(TokenService::with_store(issuer, Arc::clone(store)))
@@ -296,6 +324,9 @@ impl DemoConfig {
         if let Some(cookie) = env("JWT_COOKIE") {
             authenticator = authenticator.token_source(TokenSource::cookie(cookie));
         }
+        if let Some(resource) = &resource {
+            authenticator = authenticator.protected_resource(resource.clone());
+        }
 
         let _ = writeln!(
             banner,
@@ -309,12 +340,33 @@ impl DemoConfig {
             );
         }
         if let Some(key) = key.as_ref().filter(|k| k.can_sign()) {
-            let token = sample_token(key, issuers.first(), audiences.first())?;
+            let token = sample_token_with(
+                key,
+                issuers.first(),
+                sample_audience.as_ref(),
+                defaults.sample_scope,
+            )?;
             let _ = writeln!(banner, "Sample token (valid for 1 hour):\n{token}");
-            let _ = writeln!(
-                banner,
-                "Try it:\ncurl -H 'Authorization: Bearer {token}' http://{addr}/me"
-            );
+            match (&resource, defaults.resource_path) {
+                (Some(resource), Some(path)) => {
+                    let _ = writeln!(
+                        banner,
+                        "Try it:\ncurl {}\ncurl -H 'Authorization: Bearer {token}' \
+                         -H 'Content-Type: application/json' \
+                         -H 'Accept: application/json, text/event-stream' \
+                         -d '{{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\
+                         \"params\":{{\"name\":\"whoami\",\"arguments\":{{}}}}}}' \
+                         http://{addr}{path}",
+                        resource.metadata_url()
+                    );
+                }
+                _ => {
+                    let _ = writeln!(
+                        banner,
+                        "Try it:\ncurl -H 'Authorization: Bearer {token}' http://{addr}/me"
+                    );
+                }
+            }
         }
         Ok(Self {
             addr,
@@ -322,8 +374,48 @@ impl DemoConfig {
             banner,
             tokens,
             head_timeout,
+            resource,
         })
     }
+}
+
+/// The protected resource of `JWT_RESOURCE` (or the binary's default), with
+/// `JWT_AUTHORIZATION_SERVERS` (default: the `JWT_ISSUER` and
+/// `JWT_OIDC_ISSUER` entries without a `{tenant}` placeholder) and
+/// `JWT_SCOPES_SUPPORTED`.
+fn protected_resource(
+    addr: SocketAddr,
+    issuers: &[String],
+    defaults: Defaults,
+) -> Result<Option<ProtectedResource>, String> {
+    let default = defaults
+        .resource_path
+        .map(|path| format!("http://{addr}{path}"));
+    let Some(identifier) = env("JWT_RESOURCE").or(default) else {
+        return Ok(None);
+    };
+    let mut servers = list("JWT_AUTHORIZATION_SERVERS");
+    if servers.is_empty() {
+        servers = issuers
+            .iter()
+            .chain(&list("JWT_OIDC_ISSUER"))
+            .filter(|issuer| !issuer.contains("{tenant}"))
+            .cloned()
+            .collect();
+    }
+    let mut scopes = list("JWT_SCOPES_SUPPORTED");
+    if scopes.is_empty() {
+        scopes = defaults
+            .scopes_supported
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect();
+    }
+    let resource = ProtectedResource::new(identifier)
+        .map_err(|e| format!("JWT_RESOURCE: {e}"))?
+        .authorization_servers(servers)
+        .scopes(scopes);
+    Ok(Some(resource))
 }
 
 /// A token for `sub: demo-user`, valid for one hour.
@@ -331,6 +423,16 @@ pub fn sample_token(
     key: &Key,
     issuer: Option<&String>,
     audience: Option<&String>,
+) -> Result<String, String> {
+    sample_token_with(key, issuer, audience, None)
+}
+
+/// [`sample_token`] with a `scope` claim.
+fn sample_token_with(
+    key: &Key,
+    issuer: Option<&String>,
+    audience: Option<&String>,
+    scope: Option<&str>,
 ) -> Result<String, String> {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -348,6 +450,9 @@ pub fn sample_token(
         }
         if let Some(aud) = audience {
             map.insert("aud".into(), aud.clone().into());
+        }
+        if let Some(scope) = scope {
+            map.insert("scope".into(), scope.into());
         }
     }
     key.encode(&claims).map_err(|e| e.to_string())
@@ -410,7 +515,24 @@ pub fn metrics_text() -> Option<String> {
 
 /// Reads the configuration or exits with a clear message.
 pub async fn config_or_exit() -> DemoConfig {
-    match DemoConfig::from_env().await {
+    config_or_exit_with(Defaults::default()).await
+}
+
+/// `mcp-demo`'s configuration: [`config_or_exit`], but `JWT_RESOURCE`
+/// defaults to `http://<DEMO_ADDR>/mcp`, `JWT_SCOPES_SUPPORTED` to `mcp`, and
+/// the banner's sample token carries `scope: mcp`.
+pub async fn mcp_config_or_exit() -> DemoConfig {
+    config_or_exit_with(Defaults {
+        resource_path: Some("/mcp"),
+        scopes_supported: &["mcp"],
+        sample_scope: Some("mcp"),
+    })
+    .await
+}
+
+/// [`config_or_exit`] with a binary's own defaults.
+pub async fn config_or_exit_with(defaults: Defaults) -> DemoConfig {
+    match DemoConfig::from_env_with(defaults).await {
         Ok(config) => config,
         Err(message) => {
             eprintln!("jwt-auth demo: {message}");
