@@ -1887,6 +1887,16 @@ async fn a_protected_resource_is_named_in_every_challenge() {
         200
     );
 
+    // A gRPC refusal (trailers-only) carries it as metadata text.
+    let grpc = TestRequest::get("/me").header("content-type", "application/grpc");
+    let reply = via_axum(&auth, &grpc).await;
+    assert_eq!(reply, via_actix(&auth, &grpc).await);
+    assert_eq!(reply.status, 200, "{reply:?}");
+    assert_eq!(
+        reply.www_authenticate.as_deref(),
+        Some(format!("Bearer {metadata}").as_str())
+    );
+
     // Configured audiences win over the resource.
     let configured = authenticator(hs_key())
         .protected_resource(resource.clone())
