@@ -333,28 +333,159 @@ async fn concurrent_refreshes_rotate_once() {
 }
 
 #[test]
-fn the_refresh_cookie_matches_the_token() {
+fn the_refresh_cookies_match_the_token() {
     let service = TokenService::new(issuer());
     let pair = service.issuer().token_pair("alice", json!({})).unwrap();
-    let cookie = service.set_cookie(&pair);
-    assert!(cookie.starts_with(&format!("refresh_token={};", pair.refresh.as_str())));
-    for attribute in ["HttpOnly", "Secure", "SameSite=Strict", "Path=/refresh"] {
-        assert!(cookie.contains(attribute), "{cookie}");
-    }
-    let max_age: u64 = cookie
-        .split("; ")
-        .find_map(|a| a.strip_prefix("Max-Age="))
-        .unwrap()
-        .parse()
-        .unwrap();
-    // Seconds, and consistent with the token's own `exp`.
-    let left = pair.refresh.expires_at()
-        - std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
+    let cookies = service.set_cookies(&pair);
+    // One per endpoint that needs it, and no other path.
+    assert_eq!(cookies.len(), 2, "{cookies:?}");
+    for (cookie, path) in cookies.iter().zip(["Path=/refresh", "Path=/logout"]) {
+        assert!(cookie.starts_with(&format!("refresh_token={};", pair.refresh.as_str())));
+        for attribute in ["HttpOnly", "Secure", "SameSite=Strict", path] {
+            assert!(cookie.contains(attribute), "{cookie}");
+        }
+        let max_age: u64 = cookie
+            .split("; ")
+            .find_map(|a| a.strip_prefix("Max-Age="))
             .unwrap()
-            .as_secs();
-    assert!(max_age.abs_diff(left) <= 1, "{max_age} vs {left}");
-    assert!(service.clear_cookie().contains("Max-Age=0"));
+            .parse()
+            .unwrap();
+        // Seconds, and consistent with the token's own `exp`.
+        let left = pair.refresh.expires_at()
+            - std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_secs();
+        assert!(max_age.abs_diff(left) <= 1, "{max_age} vs {left}");
+    }
+    let cleared = service.clear_cookies();
+    assert_eq!(cleared.len(), 2);
+    assert!(
+        cleared.iter().all(|c| c.contains("Max-Age=0")),
+        "{cleared:?}"
+    );
+    assert!(cleared[1].contains("Path=/logout"), "{cleared:?}");
+    let custom = TokenService::new(issuer())
+        .refresh_cookie(jwt_auth_core::RefreshCookie::default().paths(["/auth/refresh"]));
+    assert_eq!(custom.set_cookies(&pair).len(), 1);
+}
+
+fn with_cookies(values: &[&str], headers: &[(&str, &str)]) -> http::Request<()> {
+    let cookie = values
+        .iter()
+        .map(|v| format!("refresh_token={v}"))
+        .collect::<Vec<_>>()
+        .join("; ");
+    let mut req = http::Request::post("/refresh").header("cookie", cookie);
+    for (name, value) in headers {
+        req = req.header(*name, *value);
+    }
+    req.body(()).unwrap()
+}
+
+#[tokio::test]
+async fn a_stale_duplicate_cookie_does_not_revoke_a_live_family() {
+    let service = TokenService::new(issuer());
+    let first = service.login("alice", json!({})).await.unwrap();
+    let second = service.refresh(first.refresh.as_str()).await.unwrap();
+    let (stale, live) = (first.refresh.as_str(), second.refresh.as_str());
+    // The browser sends the stale duplicate first (or last): the live one is
+    // rotated, nothing is revoked.
+    let third = service
+        .refresh_request(&with_cookies(&[stale, live], &[]))
+        .await
+        .expect("the live cookie rotates");
+    let fourth = service
+        .refresh_request(&with_cookies(&[third.refresh.as_str(), stale], &[]))
+        .await
+        .expect("the live cookie rotates, in either order");
+    // The family is alive: its access tokens work.
+    let auth = service.authenticator();
+    let bearer = |token: &str| {
+        http::Request::get("/me")
+            .header("authorization", format!("Bearer {token}"))
+            .body(())
+            .unwrap()
+    };
+    assert!(
+        auth.authenticate(&bearer(fourth.access.as_str()))
+            .await
+            .is_ok()
+    );
+    // Only stale ones presented: that is a reuse, and the family dies.
+    let err = service
+        .refresh_request(&with_cookies(&[stale, third.refresh.as_str()], &[]))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), AuthErrorKind::Revoked);
+    let err = auth
+        .authenticate(&bearer(fourth.access.as_str()))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), AuthErrorKind::Revoked);
+    assert!(service.refresh(fourth.refresh.as_str()).await.is_err());
+    // Garbage beside nothing current is refused as such.
+    let err = service
+        .refresh_request(&with_cookies(&["a.b.c", "x"], &[]))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), AuthErrorKind::Malformed);
+}
+
+#[tokio::test]
+async fn the_refresh_cookie_is_refused_across_sites() {
+    let service = TokenService::new(issuer())
+        .csrf(jwt_auth_core::CsrfPolicy::new().allowed_origin("https://app.example.com"));
+    let pair = service.login("alice", json!({})).await.unwrap();
+    let token = pair.refresh.as_str();
+    for headers in [
+        &[("sec-fetch-site", "cross-site")][..],
+        &[("sec-fetch-site", "same-site")],
+        &[("origin", "https://evil.example")],
+    ] {
+        let err = service
+            .refresh_request(&with_cookies(&[token], headers))
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), AuthErrorKind::CrossSiteRequest, "{headers:?}");
+        assert_eq!(err.status(), 403);
+        let err = service
+            .revoke_refresh_cookie(&with_cookies(&[token], headers))
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), AuthErrorKind::CrossSiteRequest, "{headers:?}");
+    }
+    // Nothing was spent or revoked: the same cookie still rotates.
+    let next = service
+        .refresh_request(&with_cookies(
+            &[token],
+            &[
+                ("origin", "https://app.example.com"),
+                ("sec-fetch-site", "cross-site"),
+            ],
+        ))
+        .await
+        .expect("an allowed origin");
+    let next = service
+        .refresh_request(&with_cookies(
+            &[next.refresh.as_str()],
+            &[("sec-fetch-site", "same-origin")],
+        ))
+        .await
+        .expect("same origin");
+    // Without the cookie there is nothing to forge: 401, not 403.
+    let none = http::Request::post("/refresh")
+        .header("sec-fetch-site", "cross-site")
+        .body(())
+        .unwrap();
+    let err = service.refresh_request(&none).await.unwrap_err();
+    assert_eq!(err.kind(), AuthErrorKind::MissingToken);
+    assert!(service.revoke_refresh_cookie(&none).await.is_ok());
+    service
+        .revoke_refresh_cookie(&with_cookies(&[next.refresh.as_str()], &[]))
+        .await
+        .unwrap();
+    assert!(service.refresh(next.refresh.as_str()).await.is_err());
 }
 
 /// A store whose backend can be switched off, to show what the authenticator

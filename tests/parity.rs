@@ -2185,3 +2185,95 @@ async fn the_metadata_document_is_served_alike_without_a_token() {
         (401, Some("Bearer"))
     );
 }
+
+#[tokio::test]
+async fn cookie_tokens_are_defended_against_cross_site_requests() {
+    use jwt_auth_core::CsrfPolicy;
+
+    let exp = jwt_auth_tests::NOW + 600;
+    let token = hs(&json!({"sub": "alice", "exp": exp}).to_string());
+    let cookie = format!("access_token={token}");
+    let auth = authenticator(hs_key())
+        .token_source(TokenSource::cookie("access_token"))
+        .csrf(CsrfPolicy::new().allowed_origin("https://app.example.com"));
+    let with_cookie = |method| {
+        TestRequest::get("/me")
+            .method(method)
+            .header("cookie", cookie.clone())
+    };
+    // (request, allowed?)
+    let cases = [
+        (with_cookie("POST"), true),
+        (
+            with_cookie("POST").header("sec-fetch-site", "same-origin"),
+            true,
+        ),
+        (with_cookie("PUT").header("sec-fetch-site", "none"), true),
+        (
+            with_cookie("POST").header("sec-fetch-site", "same-site"),
+            false,
+        ),
+        (
+            with_cookie("PATCH").header("sec-fetch-site", "cross-site"),
+            false,
+        ),
+        (
+            with_cookie("DELETE").header("origin", "https://evil.example"),
+            false,
+        ),
+        (with_cookie("POST").header("origin", "null"), false),
+        // The allow list takes precedence.
+        (
+            with_cookie("POST")
+                .header("origin", "https://app.example.com")
+                .header("sec-fetch-site", "cross-site"),
+            true,
+        ),
+        // Safe methods are not checked.
+        (
+            with_cookie("GET").header("sec-fetch-site", "cross-site"),
+            true,
+        ),
+        (
+            with_cookie("OPTIONS").header("sec-fetch-site", "cross-site"),
+            true,
+        ),
+        // A header token cannot be sent by another site.
+        (
+            TestRequest::get("/me")
+                .method("POST")
+                .bearer(&token)
+                .header("cookie", cookie.clone())
+                .header("sec-fetch-site", "cross-site"),
+            true,
+        ),
+    ];
+    for (req, allowed) in &cases {
+        let reply = via_axum(&auth, req).await;
+        assert_eq!(reply, via_actix(&auth, req).await, "{req:?}");
+        if *allowed {
+            assert_eq!(reply.status, 200, "{req:?}: {reply:?}");
+        } else {
+            assert_eq!(reply.status, 403, "{req:?}: {reply:?}");
+            assert_eq!(reply.www_authenticate, None, "no challenge: {reply:?}");
+            assert_eq!(reply.content_type.as_deref(), Some("application/json"));
+            let body: Value = serde_json::from_str(&reply.body).unwrap();
+            assert_eq!(
+                body,
+                json!({"error": "forbidden", "error_description": "cross-site request refused"})
+            );
+            assert!(!reply.body.contains(&token));
+        }
+    }
+
+    // A request with neither header can be refused too; the check can be
+    // turned off.
+    let strict = auth.clone().csrf(CsrfPolicy::new().refuse_unmarked(true));
+    let reply = via_actix(&strict, &with_cookie("POST")).await;
+    assert_eq!(reply, via_axum(&strict, &with_cookie("POST")).await);
+    assert_eq!(reply.status, 403, "{reply:?}");
+    let off = auth.clone().csrf(CsrfPolicy::disabled());
+    let forged = with_cookie("POST").header("sec-fetch-site", "cross-site");
+    assert_eq!(via_axum(&off, &forged).await.status, 200);
+    assert_eq!(via_actix(&off, &forged).await.status, 200);
+}

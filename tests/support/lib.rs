@@ -9,7 +9,7 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use actix_web::{App, HttpResponse, test as actix_test, web};
 use axum::Router;
-use axum::routing::get;
+use axum::routing::{any, get};
 use jwt_auth_core::{Authenticator, Key};
 use serde_json::Value;
 use tower::ServiceExt;
@@ -36,6 +36,7 @@ pub fn authenticator(key: Key) -> Authenticator {
 /// A request to send through both adapters.
 #[derive(Clone, Debug)]
 pub struct TestRequest {
+    pub method: &'static str,
     pub path: String,
     pub headers: Vec<(&'static str, String)>,
 }
@@ -43,9 +44,16 @@ pub struct TestRequest {
 impl TestRequest {
     pub fn get(path: impl Into<String>) -> Self {
         Self {
+            method: "GET",
             path: path.into(),
             headers: Vec::new(),
         }
+    }
+
+    /// The same request with another method (`/me` takes any).
+    pub fn method(mut self, method: &'static str) -> Self {
+        self.method = method;
+        self
     }
 
     pub fn header(mut self, name: &'static str, value: impl Into<String>) -> Self {
@@ -100,7 +108,7 @@ fn claims_body(claims: Option<&Value>) -> Value {
     }
 }
 
-/// Sends `req` through an axum router: `/me` requires a token, `/admin` the
+/// Sends `req` through an axum router: `/me` (any method) requires a token, `/admin` the
 /// role `admin`, `/optional` allows anonymous requests, `/bare` has no
 /// middleware; `/typed` and `/typed-optional` extract [`Typed`] claims, and
 /// `/bare-optional` takes optional claims without middleware.
@@ -110,7 +118,7 @@ pub async fn via_axum(auth: &Authenticator, req: &TestRequest) -> Reply {
     let app = Router::new()
         .route(
             "/me",
-            get(|Claims(c): Claims<Value>| async move { axum::Json(claims_body(Some(&c))) }),
+            any(|Claims(c): Claims<Value>| async move { axum::Json(claims_body(Some(&c))) }),
         )
         .route(
             "/typed",
@@ -158,7 +166,9 @@ pub async fn via_axum(auth: &Authenticator, req: &TestRequest) -> Reply {
             "/bare",
             get(|Claims(c): Claims<Value>| async move { axum::Json(claims_body(Some(&c))) }),
         );
-    let mut builder = http::Request::get(req.path.as_str());
+    let mut builder = http::Request::builder()
+        .method(req.method)
+        .uri(req.path.as_str());
     for (name, value) in &req.headers {
         builder = builder.header(*name, value.as_bytes());
     }
@@ -220,7 +230,7 @@ pub async fn via_actix(auth: &Authenticator, req: &TestRequest) -> Reply {
                     })),
             )
             .service(web::resource("/me").wrap(mw.clone()).route(
-                web::get().to(|Claims(c): Claims<Value>| async move {
+                web::route().to(|Claims(c): Claims<Value>| async move {
                     HttpResponse::Ok().json(claims_body(Some(&c)))
                 }),
             ))
@@ -239,7 +249,10 @@ pub async fn via_actix(auth: &Authenticator, req: &TestRequest) -> Reply {
             ),
     )
     .await;
-    let mut request = actix_test::TestRequest::get().uri(&req.path);
+    let method = actix_web::http::Method::from_bytes(req.method.as_bytes()).unwrap();
+    let mut request = actix_test::TestRequest::default()
+        .method(method)
+        .uri(&req.path);
     for (name, value) in &req.headers {
         request = request.append_header((*name, value.as_bytes()));
     }

@@ -143,14 +143,25 @@
 //! tokens and checks revocation.
 //!
 //! ```
-//! use actix_web::{App, HttpRequest, HttpResponse, test, web};
-//! use jwt_auth_actix::{ActixRequest, JwtAuth, Key, TokenIssuer, TokenService};
+//! use actix_web::{App, HttpRequest, HttpResponse, HttpResponseBuilder, test, web};
+//! use jwt_auth_actix::{ActixRequest, JwtAuth, Key, TokenIssuer, TokenPair, TokenService};
+//!
+//! /// The refresh cookies (one for `/refresh`, one for `/logout`).
+//! fn with_cookies(
+//!     mut builder: HttpResponseBuilder,
+//!     tokens: &TokenService,
+//!     pair: &TokenPair,
+//! ) -> HttpResponseBuilder {
+//!     for cookie in tokens.set_cookies(pair) {
+//!         builder.append_header(("set-cookie", cookie));
+//!     }
+//!     builder
+//! }
 //!
 //! async fn login(tokens: web::Data<TokenService>) -> HttpResponse {
 //!     // (check the user's password first)
 //!     match tokens.login("alice", serde_json::json!({"roles": ["admin"]})).await {
-//!         Ok(pair) => HttpResponse::Ok()
-//!             .insert_header(("set-cookie", tokens.set_cookie(&pair)))
+//!         Ok(pair) => with_cookies(HttpResponse::Ok(), &tokens, &pair)
 //!             .json(serde_json::json!({"access_token": pair.access.as_str()})),
 //!         Err(_) => HttpResponse::ServiceUnavailable().finish(), // the store is down
 //!     }
@@ -159,8 +170,7 @@
 //! async fn refresh(tokens: web::Data<TokenService>, req: HttpRequest) -> HttpResponse {
 //!     // Reads the refresh cookie, rotates it; a reused one revokes its family.
 //!     match tokens.refresh_request(&ActixRequest::new(&req)).await {
-//!         Ok(pair) => HttpResponse::Ok()
-//!             .insert_header(("set-cookie", tokens.set_cookie(&pair)))
+//!         Ok(pair) => with_cookies(HttpResponse::Ok(), &tokens, &pair)
 //!             .json(serde_json::json!({"access_token": pair.access.as_str()})),
 //!         Err(_) => HttpResponse::Unauthorized().finish(),
 //!     }

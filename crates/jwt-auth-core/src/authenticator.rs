@@ -12,6 +12,7 @@ use serde_json::{Map, Value};
 
 use crate::BoxFuture;
 use crate::cache::{Scope, TokenCache};
+use crate::csrf::CsrfPolicy;
 use crate::error::{AuthError, AuthErrorKind, ErrorResponder, ErrorResponse};
 use crate::forward::ClaimHeaders;
 use crate::json::{self, JsonError};
@@ -20,7 +21,7 @@ use crate::key::Key;
 use crate::keysource::{KeySource, Repr};
 use crate::resource::ProtectedResource;
 use crate::revocation::{RevocationStore, StoreError};
-use crate::source::{AuthRequest, TokenSource, extract_token};
+use crate::source::{AuthRequest, TokenSource, find_token};
 use crate::token::VerifiedToken;
 use crate::validation::Validation;
 
@@ -78,6 +79,8 @@ struct Config {
     /// The protected resource (RFC 9728) whose metadata every challenge
     /// points to.
     resource: Option<ProtectedResource>,
+    /// Which cookie-authenticated requests may change state.
+    csrf: CsrfPolicy,
     /// Its metadata document, serialised once.
     resource_document: bytes::Bytes,
     /// A custom answer; `None` is the RFC 6750 one.
@@ -142,6 +145,7 @@ impl Authenticator {
                 realm: None,
                 resource: None,
                 resource_document: bytes::Bytes::new(),
+                csrf: CsrfPolicy::new(),
                 responder: None,
                 allow_anonymous: false,
                 store: None,
@@ -271,6 +275,21 @@ impl Authenticator {
         config.resource_document = resource.document().into();
         config.resource = Some(resource);
         self
+    }
+
+    /// The cross-site request forgery defence for tokens read from a cookie
+    /// ([`TokenSource::cookie`]); on by default ([`CsrfPolicy::new`]): an
+    /// unsafe request from another site or origin gets 403. Tokens from
+    /// headers are never checked.
+    #[must_use]
+    pub fn csrf(mut self, policy: CsrfPolicy) -> Self {
+        self.config().csrf = policy;
+        self
+    }
+
+    /// The cross-site request forgery defence in use.
+    pub fn csrf_policy(&self) -> &CsrfPolicy {
+        &self.inner.csrf
     }
 
     /// The protected resource, if one is described.
@@ -461,8 +480,14 @@ impl Authenticator {
     ) -> AuthenticateFuture {
         let config = &*self.inner;
         let span = crate::observe::span();
-        let token = match extract_token(&config.sources, req, config.validation.max_token_len) {
-            Ok(Some(token)) => token,
+        let token = match find_token(&config.sources, req, config.validation.max_token_len) {
+            Ok(Some((token, TokenSource::Cookie(_)))) => match config.csrf.check(req) {
+                Ok(()) => token,
+                Err(e) => {
+                    return AuthenticateFuture::ready(crate::observe::finish(&span, Err(e)));
+                }
+            },
+            Ok(Some((token, _))) => token,
             Ok(None) => {
                 let outcome = crate::observe::finish_as(&span, Ok(None), anonymous_ok);
                 return AuthenticateFuture::ready(outcome);

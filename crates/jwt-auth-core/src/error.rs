@@ -59,6 +59,10 @@ pub enum AuthErrorKind {
     RevocationUnavailable,
     /// A handler asked for claims on a route that has no authentication middleware.
     NotConfigured,
+    /// An unsafe request (not `GET`, `HEAD` or `OPTIONS`) authenticated by a
+    /// cookie came from another site or origin: a possible cross-site
+    /// request forgery (403, no challenge; [`CsrfPolicy`](crate::CsrfPolicy)).
+    CrossSiteRequest,
 }
 
 impl AuthErrorKind {
@@ -67,7 +71,7 @@ impl AuthErrorKind {
         match self {
             Self::MalformedRequest => StatusCode::BAD_REQUEST,
             Self::KeysUnavailable | Self::RevocationUnavailable => StatusCode::SERVICE_UNAVAILABLE,
-            Self::InsufficientScope => StatusCode::FORBIDDEN,
+            Self::InsufficientScope | Self::CrossSiteRequest => StatusCode::FORBIDDEN,
             Self::NotConfigured => StatusCode::INTERNAL_SERVER_ERROR,
             _ => StatusCode::UNAUTHORIZED,
         }
@@ -79,7 +83,7 @@ impl AuthErrorKind {
     /// | kinds | code |
     /// |---|---|
     /// | no token, malformed request or token, any verification failure, revoked | 16 `UNAUTHENTICATED` |
-    /// | [`InsufficientScope`](Self::InsufficientScope) | 7 `PERMISSION_DENIED` |
+    /// | [`InsufficientScope`](Self::InsufficientScope), [`CrossSiteRequest`](Self::CrossSiteRequest) | 7 `PERMISSION_DENIED` |
     /// | [`KeysUnavailable`](Self::KeysUnavailable), [`RevocationUnavailable`](Self::RevocationUnavailable) | 14 `UNAVAILABLE` |
     /// | [`NotConfigured`](Self::NotConfigured) | 13 `INTERNAL` |
     ///
@@ -87,7 +91,7 @@ impl AuthErrorKind {
     /// `tonic::Code::from_i32(kind.grpc_code())` gives the matching tonic code.
     pub fn grpc_code(self) -> i32 {
         match self {
-            Self::InsufficientScope => GrpcStatus::PERMISSION_DENIED,
+            Self::InsufficientScope | Self::CrossSiteRequest => GrpcStatus::PERMISSION_DENIED,
             Self::KeysUnavailable | Self::RevocationUnavailable => GrpcStatus::UNAVAILABLE,
             Self::NotConfigured => GrpcStatus::INTERNAL,
             _ => GrpcStatus::UNAUTHENTICATED,
@@ -101,7 +105,8 @@ impl AuthErrorKind {
             Self::MissingToken
             | Self::KeysUnavailable
             | Self::RevocationUnavailable
-            | Self::NotConfigured => None,
+            | Self::NotConfigured
+            | Self::CrossSiteRequest => None,
             Self::MalformedRequest => Some("invalid_request"),
             Self::InsufficientScope => Some("insufficient_scope"),
             _ => Some("invalid_token"),
@@ -132,6 +137,7 @@ impl AuthErrorKind {
             Self::InsufficientScope => "the token lacks the required role or scope",
             Self::RevocationUnavailable => "the revocation state is unavailable",
             Self::NotConfigured => "authentication is not configured for this route",
+            Self::CrossSiteRequest => "cross-site request refused",
         }
     }
 
@@ -159,6 +165,7 @@ impl AuthErrorKind {
             Self::InsufficientScope => "insufficient_scope",
             Self::RevocationUnavailable => "revocation_unavailable",
             Self::NotConfigured => "not_configured",
+            Self::CrossSiteRequest => "cross_site_request",
         }
     }
 }
@@ -292,7 +299,8 @@ impl AuthError {
         let www_authenticate = match kind {
             AuthErrorKind::KeysUnavailable
             | AuthErrorKind::RevocationUnavailable
-            | AuthErrorKind::NotConfigured => None,
+            | AuthErrorKind::NotConfigured
+            | AuthErrorKind::CrossSiteRequest => None,
             _ => {
                 let mut challenge = String::from("Bearer");
                 let mut sep = " ";
@@ -324,6 +332,7 @@ impl AuthError {
             AuthErrorKind::KeysUnavailable | AuthErrorKind::RevocationUnavailable => {
                 "temporarily_unavailable"
             }
+            AuthErrorKind::CrossSiteRequest => "forbidden",
             _ => "server_error",
         });
         let body = serde_json::json!({ "error": code, "error_description": description });

@@ -8,11 +8,12 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde_json::{Map, Value};
 
 use crate::authenticator::Authenticator;
+use crate::csrf::CsrfPolicy;
 use crate::error::{AuthError, AuthErrorKind};
 use crate::key::{Key, KeyError, KeyErrorKind};
 use crate::redact::Redacted;
 use crate::revocation::{MemoryStore, RevocationStore, Rotation};
-use crate::source::{AuthRequest, TokenSource, extract_token};
+use crate::source::{AuthRequest, cookie_values};
 use crate::token::{ACCESS_TYP, REFRESH_TYP, VerifiedToken};
 use crate::validation::Clock;
 
@@ -366,19 +367,37 @@ fn random_id() -> Result<String, KeyError> {
     Ok(crate::b64::encode(&bytes))
 }
 
-/// How the refresh cookie is written. Defaults: name `refresh_token`, path
-/// `/refresh`, `HttpOnly; Secure; SameSite=Strict`.
+/// Refresh cookies of one name read from a request, at most.
+const MAX_REFRESH_COOKIES: usize = 8;
+
+/// What rotating one refresh token came to.
+enum Refreshed {
+    Rotated(TokenPair),
+    /// Not the family's current token: a reuse, unless another presented
+    /// cookie was current.
+    Reused(String),
+    Refused(AuthError),
+}
+
+/// How the refresh cookie is written. Defaults: name `refresh_token`, one
+/// cookie for each of the paths `/refresh` and `/logout`,
+/// `HttpOnly; Secure; SameSite=Strict`.
+///
+/// A cookie has one `Path`, and a browser sends it to that path and below
+/// only. The refresh token is needed at two endpoints, refresh and logout,
+/// and nowhere else, so it is written once per path, with the same value,
+/// and rotated and cleared together: no content route ever receives it.
 #[derive(Clone, Debug)]
 pub struct RefreshCookie {
     name: String,
-    path: String,
+    paths: Vec<String>,
 }
 
 impl Default for RefreshCookie {
     fn default() -> Self {
         Self {
             name: "refresh_token".into(),
-            path: "/refresh".into(),
+            paths: vec!["/refresh".into(), "/logout".into()],
         }
     }
 }
@@ -391,10 +410,11 @@ impl RefreshCookie {
         self
     }
 
-    /// The narrowest path that covers your refresh endpoint.
+    /// The paths of your refresh and logout endpoints (replaces the
+    /// default `/refresh` and `/logout`): one cookie is written per path.
     #[must_use]
-    pub fn path(mut self, path: impl Into<String>) -> Self {
-        self.path = path.into();
+    pub fn paths<I: IntoIterator<Item = S>, S: Into<String>>(mut self, paths: I) -> Self {
+        self.paths = paths.into_iter().map(Into::into).collect();
         self
     }
 
@@ -403,25 +423,40 @@ impl RefreshCookie {
         &self.name
     }
 
-    /// A `Set-Cookie` value holding `token`; `Max-Age` is the time left
-    /// until its `exp`, so the cookie and the token end together.
-    pub fn set(&self, token: &IssuedToken, now: SystemTime) -> String {
-        let now = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-        let max_age = token.expires_at.saturating_sub(now);
-        format!(
-            "{}={}; Max-Age={max_age}; Path={}; HttpOnly; Secure; SameSite=Strict",
-            self.name,
-            token.token.expose(),
-            self.path
-        )
+    /// The paths in use.
+    pub fn cookie_paths(&self) -> impl Iterator<Item = &str> {
+        self.paths.iter().map(String::as_str)
     }
 
-    /// A `Set-Cookie` value that deletes the cookie.
-    pub fn clear(&self) -> String {
-        format!(
-            "{}=; Max-Age=0; Path={}; HttpOnly; Secure; SameSite=Strict",
-            self.name, self.path
-        )
+    /// The `Set-Cookie` values holding `token`, one per path; `Max-Age` is
+    /// the time left until its `exp`, so the cookies and the token end
+    /// together.
+    pub fn set(&self, token: &IssuedToken, now: SystemTime) -> Vec<String> {
+        let now = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        let max_age = token.expires_at.saturating_sub(now);
+        self.paths
+            .iter()
+            .map(|path| {
+                format!(
+                    "{}={}; Max-Age={max_age}; Path={path}; HttpOnly; Secure; SameSite=Strict",
+                    self.name,
+                    token.token.expose(),
+                )
+            })
+            .collect()
+    }
+
+    /// The `Set-Cookie` values that delete the cookies.
+    pub fn clear(&self) -> Vec<String> {
+        self.paths
+            .iter()
+            .map(|path| {
+                format!(
+                    "{}=; Max-Age=0; Path={path}; HttpOnly; Secure; SameSite=Strict",
+                    self.name
+                )
+            })
+            .collect()
     }
 }
 
@@ -469,6 +504,7 @@ pub struct TokenService {
     store: Arc<dyn RevocationStore>,
     refresh_verifier: Authenticator,
     cookie: RefreshCookie,
+    csrf: CsrfPolicy,
 }
 
 impl fmt::Debug for TokenService {
@@ -476,6 +512,7 @@ impl fmt::Debug for TokenService {
         f.debug_struct("TokenService")
             .field("issuer", &self.issuer)
             .field("cookie", &self.cookie)
+            .field("csrf", &self.csrf)
             .finish_non_exhaustive()
     }
 }
@@ -497,7 +534,20 @@ impl TokenService {
             store: Arc::new(store),
             refresh_verifier,
             cookie: RefreshCookie::default(),
+            csrf: CsrfPolicy::new(),
         }
+    }
+
+    /// The cross-site request forgery defence of
+    /// [`refresh_request`](Self::refresh_request) and
+    /// [`revoke_refresh_cookie`](Self::revoke_refresh_cookie): the refresh
+    /// cookie is ambient authority, so a request that carries it from
+    /// another site or origin is refused (403). On by default; give it the
+    /// same allowed origins as the [`Authenticator::csrf`].
+    #[must_use]
+    pub fn csrf(mut self, policy: CsrfPolicy) -> Self {
+        self.csrf = policy;
+        self
     }
 
     /// How the refresh cookie is written and read.
@@ -563,6 +613,15 @@ impl TokenService {
     /// [`AuthErrorKind::Revoked`].
     pub async fn refresh(&self, refresh_token: &str) -> Result<TokenPair, AuthError> {
         let verified = self.verify_refresh(refresh_token)?;
+        match self.rotate(&verified).await? {
+            Refreshed::Rotated(pair) => Ok(pair),
+            Refreshed::Reused(family) => self.revoke_reused(&[family]).await,
+            Refreshed::Refused(error) => Err(error),
+        }
+    }
+
+    /// Rotates a verified refresh token, without acting on a reuse.
+    async fn rotate(&self, verified: &VerifiedToken) -> Result<Refreshed, AuthError> {
         let claims = verified.claims_map();
         let text = |name: &'static str| {
             claims
@@ -570,7 +629,10 @@ impl TokenService {
                 .and_then(Value::as_str)
                 .ok_or_else(|| AuthError::with_detail(AuthErrorKind::MissingClaim, name))
         };
-        let (subject, jti, family) = (text("sub")?, text("jti")?, text("fam")?);
+        let (subject, jti, family) = match (text("sub"), text("jti"), text("fam")) {
+            (Ok(subject), Ok(jti), Ok(family)) => (subject, jti, family),
+            (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => return Ok(Refreshed::Refused(e)),
+        };
         let context = match claims.get(CONTEXT) {
             Some(Value::Object(map)) => map.clone(),
             _ => Map::new(),
@@ -582,48 +644,86 @@ impl TokenService {
             .await
             .map_err(Self::store_error)?
         {
-            return Err(AuthErrorKind::Revoked.into());
+            return Ok(Refreshed::Refused(AuthErrorKind::Revoked.into()));
         }
         let pair = self
             .issuer
             .pair_in(subject, family, context)
             .map_err(|_| AuthError::new(AuthErrorKind::NotConfigured))?;
-        match self
+        let rotation = self
             .store
             .rotate(family, jti, pair.refresh.jti(), ttl)
             .await
-            .map_err(Self::store_error)?
-        {
-            Rotation::Rotated => Ok(pair),
-            Rotation::Reused => {
-                tracing::warn!(
-                    "jwt-auth: a refresh token was used twice; its whole family is revoked"
-                );
-                self.store
-                    .revoke_family(family, self.issuer.family_revocation_ttl())
-                    .await
-                    .map_err(Self::store_error)?;
-                Err(AuthErrorKind::Revoked.into())
-            }
-            Rotation::Unknown => Err(AuthErrorKind::Revoked.into()),
+            .map_err(Self::store_error)?;
+        Ok(match rotation {
+            Rotation::Rotated => Refreshed::Rotated(pair),
+            Rotation::Reused => Refreshed::Reused(family.to_owned()),
+            Rotation::Unknown => Refreshed::Refused(AuthErrorKind::Revoked.into()),
+        })
+    }
+
+    /// A refresh token was used twice: its family is revoked.
+    async fn revoke_reused(&self, families: &[String]) -> Result<TokenPair, AuthError> {
+        tracing::warn!("jwt-auth: a refresh token was used twice; its whole family is revoked");
+        for family in families {
+            self.store
+                .revoke_family(family, self.issuer.family_revocation_ttl())
+                .await
+                .map_err(Self::store_error)?;
         }
+        Err(AuthErrorKind::Revoked.into())
     }
 
     /// Like [`refresh`](Self::refresh), reading the refresh token from the
-    /// request's cookie.
+    /// request's cookie, after the [`csrf`](Self::csrf) check.
+    ///
+    /// **Several cookies of that name** (a browser keeps one per path and
+    /// domain, so a stale one survives a change of path) are handled
+    /// deliberately: each is tried (at most eight), the first that is its
+    /// family's current token is rotated, and a stale duplicate beside it is
+    /// ignored, never taken for a reuse. Only when none of them is current
+    /// does a reused one revoke its family, as a single reused token would.
     pub async fn refresh_request<R: AuthRequest + ?Sized>(
         &self,
         req: &R,
     ) -> Result<TokenPair, AuthError> {
-        let token = self.cookie_token(req)?;
-        self.refresh(&token).await
+        let tokens = self.cookie_tokens(req)?;
+        self.csrf.check(req)?;
+        if let [token] = tokens.as_slice() {
+            return self.refresh(token).await;
+        }
+        let mut reused = Vec::new();
+        let mut refused = None;
+        for token in tokens {
+            let outcome = match self.verify_refresh(token) {
+                Ok(verified) => self.rotate(&verified).await?,
+                Err(error) => Refreshed::Refused(error),
+            };
+            match outcome {
+                Refreshed::Rotated(pair) => return Ok(pair),
+                Refreshed::Reused(family) => reused.push(family),
+                Refreshed::Refused(error) => {
+                    refused.get_or_insert(error);
+                }
+            }
+        }
+        if reused.is_empty() {
+            return Err(refused.unwrap_or_else(|| AuthErrorKind::MissingToken.into()));
+        }
+        self.revoke_reused(&reused).await
     }
 
-    fn cookie_token<R: AuthRequest + ?Sized>(&self, req: &R) -> Result<String, AuthError> {
-        let source = [TokenSource::cookie(self.cookie.name.clone())];
-        extract_token(&source, req, 8192)?
-            .map(str::to_owned)
-            .ok_or_else(|| AuthErrorKind::MissingToken.into())
+    /// The values of every refresh cookie in the request, in order (at
+    /// most eight); none is [`AuthErrorKind::MissingToken`].
+    fn cookie_tokens<'a, R: AuthRequest + ?Sized>(
+        &self,
+        req: &'a R,
+    ) -> Result<Vec<&'a str>, AuthError> {
+        let tokens = cookie_values(req, &self.cookie.name, 8192, MAX_REFRESH_COOKIES)?;
+        if tokens.is_empty() {
+            return Err(AuthErrorKind::MissingToken.into());
+        }
+        Ok(tokens)
     }
 
     /// Logs out: denies the access token until an hour past its `exp` (the
@@ -657,34 +757,43 @@ impl TokenService {
         Ok(())
     }
 
-    /// Revokes the family of the refresh token in the request's cookie, if
-    /// there is a valid one (for a logout that received the cookie).
+    /// Revokes the family of every valid refresh token in the request's
+    /// cookies (for a logout, which receives them), after the
+    /// [`csrf`](Self::csrf) check: a request that carries the cookie from
+    /// another site or origin fails with
+    /// [`AuthErrorKind::CrossSiteRequest`] and revokes nothing. Without the
+    /// cookie there is nothing to do.
     pub async fn revoke_refresh_cookie<R: AuthRequest + ?Sized>(
         &self,
         req: &R,
     ) -> Result<(), AuthError> {
-        let Ok(token) = self.cookie_token(req) else {
+        let Ok(tokens) = self.cookie_tokens(req) else {
             return Ok(());
         };
-        let Ok(verified) = self.verify_refresh(&token) else {
-            return Ok(());
-        };
-        if let Some(family) = verified.claims_map().get("fam").and_then(Value::as_str) {
-            self.store
-                .revoke_family(family, self.issuer.family_revocation_ttl())
-                .await
-                .map_err(Self::store_error)?;
+        self.csrf.check(req)?;
+        for token in tokens {
+            let Ok(verified) = self.verify_refresh(token) else {
+                continue;
+            };
+            if let Some(family) = verified.claims_map().get("fam").and_then(Value::as_str) {
+                self.store
+                    .revoke_family(family, self.issuer.family_revocation_ttl())
+                    .await
+                    .map_err(Self::store_error)?;
+            }
         }
         Ok(())
     }
 
-    /// The `Set-Cookie` value carrying a pair's refresh token.
-    pub fn set_cookie(&self, pair: &TokenPair) -> String {
+    /// The `Set-Cookie` values carrying a pair's refresh token, one per
+    /// [cookie path](RefreshCookie::paths): send each as its own
+    /// `Set-Cookie` header.
+    pub fn set_cookies(&self, pair: &TokenPair) -> Vec<String> {
         self.cookie.set(&pair.refresh, (self.issuer.inner.clock)())
     }
 
-    /// The `Set-Cookie` value that clears the refresh cookie.
-    pub fn clear_cookie(&self) -> String {
+    /// The `Set-Cookie` values that clear the refresh cookies.
+    pub fn clear_cookies(&self) -> Vec<String> {
         self.cookie.clear()
     }
 }

@@ -119,6 +119,7 @@ mod authz;
 mod b64;
 mod cache;
 mod claims;
+pub mod csrf;
 mod denylist;
 mod error;
 pub mod forward;
@@ -151,6 +152,7 @@ pub use authenticator::{
 };
 pub use authz::Requirement;
 pub use claims::{Audience, DefaultClaims, RegisteredClaims};
+pub use csrf::CsrfPolicy;
 pub use error::{
     AuthError, AuthErrorKind, DefaultResponder, ErrorResponder, ErrorResponse, GrpcStatus,
 };

@@ -161,6 +161,15 @@ pub fn extract_token<'a, R: AuthRequest + ?Sized>(
     req: &'a R,
     max_len: usize,
 ) -> Result<Option<&'a str>, AuthError> {
+    Ok(find_token(sources, req, max_len)?.map(|(token, _)| token))
+}
+
+/// [`extract_token`], with the source the token came from.
+pub(crate) fn find_token<'a, 's, R: AuthRequest + ?Sized>(
+    sources: &'s [TokenSource],
+    req: &'a R,
+    max_len: usize,
+) -> Result<Option<(&'a str, &'s TokenSource)>, AuthError> {
     for source in sources {
         let found = match source {
             TokenSource::AuthorizationBearer => from_authorization(req, max_len)?,
@@ -168,8 +177,8 @@ pub fn extract_token<'a, R: AuthRequest + ?Sized>(
             TokenSource::Header(name) => from_header(req, name, max_len)?,
             TokenSource::Query(name) => from_query(req, name, max_len)?,
         };
-        if found.is_some() {
-            return Ok(found);
+        if let Some(token) = found {
+            return Ok(Some((token, source)));
         }
     }
     Ok(None)
@@ -286,6 +295,18 @@ fn from_cookie<'a, R: AuthRequest + ?Sized>(
     name: &str,
     max_len: usize,
 ) -> Result<Option<&'a str>, AuthError> {
+    Ok(cookie_values(req, name, max_len, 1)?.pop())
+}
+
+/// The non-empty values of the cookies named `name`, in the order sent, at
+/// most `limit` of them.
+pub(crate) fn cookie_values<'a, R: AuthRequest + ?Sized>(
+    req: &'a R,
+    name: &str,
+    max_len: usize,
+    limit: usize,
+) -> Result<Vec<&'a str>, AuthError> {
+    let mut found = Vec::new();
     for header in req.header_values("cookie") {
         for pair in header.split(|&b| b == b';').take(MAX_COOKIE_PAIRS) {
             let pair = trim(pair);
@@ -302,10 +323,13 @@ fn from_cookie<'a, R: AuthRequest + ?Sized>(
             if value.is_empty() {
                 continue;
             }
-            return bounded(value, max_len);
+            found.extend(bounded(value, max_len)?);
+            if found.len() == limit {
+                return Ok(found);
+            }
         }
     }
-    Ok(None)
+    Ok(found)
 }
 
 fn from_header<'a, R: AuthRequest + ?Sized>(

@@ -144,18 +144,22 @@
 //! use std::sync::Arc;
 //!
 //! use axum::extract::State;
-//! use axum::http::{HeaderMap, StatusCode, header};
-//! use axum::response::IntoResponse;
+//! use axum::http::{HeaderMap, HeaderName, StatusCode, header};
+//! use axum::response::{AppendHeaders, IntoResponse};
 //! use axum::{Router, routing::{get, post}};
-//! use jwt_auth_tower::{JwtAuth, Key, TokenIssuer, TokenService};
+//! use jwt_auth_tower::{JwtAuth, Key, TokenIssuer, TokenPair, TokenService};
 //! use tower::ServiceExt;
+//!
+//! /// The refresh cookies (one for `/refresh`, one for `/logout`).
+//! fn cookies(tokens: &TokenService, pair: &TokenPair) -> AppendHeaders<Vec<(HeaderName, String)>> {
+//!     AppendHeaders(tokens.set_cookies(pair).into_iter().map(|c| (header::SET_COOKIE, c)).collect())
+//! }
 //!
 //! async fn login(State(tokens): State<Arc<TokenService>>) -> impl IntoResponse {
 //!     // (check the user's password first)
 //!     match tokens.login("alice", serde_json::json!({"roles": ["admin"]})).await {
 //!         // The access token as the body (a real service answers JSON).
-//!         Ok(pair) => Ok(([(header::SET_COOKIE, tokens.set_cookie(&pair))],
-//!                         pair.access.as_str().to_owned())),
+//!         Ok(pair) => Ok((cookies(&tokens, &pair), pair.access.as_str().to_owned())),
 //!         Err(_) => Err(StatusCode::SERVICE_UNAVAILABLE), // the store is down
 //!     }
 //! }
@@ -163,8 +167,7 @@
 //! async fn refresh(State(tokens): State<Arc<TokenService>>, headers: HeaderMap) -> impl IntoResponse {
 //!     // Reads the refresh cookie and rotates it; a reused one revokes its family.
 //!     match tokens.refresh_request(&headers).await {
-//!         Ok(pair) => Ok(([(header::SET_COOKIE, tokens.set_cookie(&pair))],
-//!                         pair.access.as_str().to_owned())),
+//!         Ok(pair) => Ok((cookies(&tokens, &pair), pair.access.as_str().to_owned())),
 //!         Err(_) => Err(StatusCode::UNAUTHORIZED),
 //!     }
 //! }

@@ -65,13 +65,20 @@ async fn logout(tokens: Tokens, req: HttpRequest) -> HttpResponse {
 fn render(reply: DemoReply) -> HttpResponse {
     let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut builder = HttpResponse::build(status);
-    if let Some(cookie) = reply.set_cookie {
-        builder.insert_header((SET_COOKIE, cookie));
+    for cookie in reply.set_cookies {
+        builder.append_header((SET_COOKIE, cookie));
     }
     match reply.body {
         Some(body) => builder.json(body),
         None => builder.finish(),
     }
+}
+
+/// `GET /`: the demo page (plain HTML and JavaScript, embedded).
+async fn index() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .body(demo_support::INDEX_HTML)
 }
 
 async fn openapi() -> HttpResponse {
@@ -116,6 +123,7 @@ async fn main() -> std::io::Result<()> {
             })
             .app_data(authenticator.clone())
             .app_data(tokens.clone())
+            .route("/", web::get().to(index))
             .route("/health", web::get().to(health))
             .route("/metrics", web::get().to(metrics))
             .route("/openapi.json", web::get().to(openapi))

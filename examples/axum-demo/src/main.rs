@@ -3,7 +3,7 @@
 use axum::body::Bytes;
 use axum::extract::{Extension, State};
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use demo_support::DemoReply;
@@ -29,6 +29,11 @@ async fn optional(OptionalClaims(claims): OptionalClaims<Value>) -> Json<Value> 
 
 async fn admin(Claims(claims): Claims<Value>) -> Json<Value> {
     Json(demo_support::admin_body(&claims))
+}
+
+/// `GET /`: the demo page (plain HTML and JavaScript, embedded).
+async fn index() -> Html<&'static str> {
+    Html(demo_support::INDEX_HTML)
 }
 
 async fn openapi() -> Response {
@@ -79,10 +84,10 @@ fn render(reply: DemoReply) -> Response {
         Some(body) => (status, Json(body)).into_response(),
         None => status.into_response(),
     };
-    if let Some(cookie) = reply.set_cookie
-        && let Ok(value) = cookie.parse()
-    {
-        response.headers_mut().insert(header::SET_COOKIE, value);
+    for cookie in reply.set_cookies {
+        if let Ok(value) = cookie.parse() {
+            response.headers_mut().append(header::SET_COOKIE, value);
+        }
     }
     response
 }
@@ -99,6 +104,7 @@ fn app(auth: JwtAuth, tokens: Option<TokenService>) -> Router {
         .unwrap_or_default();
     Router::new()
         .merge(metadata)
+        .route("/", get(index))
         .route(
             "/health",
             get(move || async move { Json(demo_support::health_body(&authenticator)) }),

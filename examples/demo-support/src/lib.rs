@@ -11,9 +11,9 @@ use std::sync::Arc;
 
 use jwt_auth_core::adapter::AuthRequest;
 use jwt_auth_core::{
-    Algorithm, AuthError, AuthErrorKind, Authenticator, Issuers, Key, KeySource, MemoryStore,
-    ProtectedResource, RemoteJwks, RemoteJwksBuilder, RevocationStore, TokenIssuer, TokenService,
-    TokenSource, VerifiedToken,
+    Algorithm, AuthError, AuthErrorKind, Authenticator, CsrfPolicy, Issuers, Key, KeySource,
+    MemoryStore, ProtectedResource, RemoteJwks, RemoteJwksBuilder, RevocationStore, TokenIssuer,
+    TokenService, TokenSource, VerifiedToken,
 };
 use serde_json::{Value, json};
 
@@ -72,7 +72,7 @@ impl std::fmt::Debug for DemoReply {
         f.debug_struct("DemoReply")
             .field("status", &self.status)
             .field("body", &members)
-            .field("set_cookie", &self.set_cookie.is_some())
+            .field("set_cookies", &self.set_cookies.len())
             .finish()
     }
 }
@@ -270,6 +270,13 @@ impl DemoConfig {
         let issuers = list("JWT_ISSUER");
         let audiences = list("JWT_AUDIENCE");
         let resource = protected_resource(addr, &issuers, defaults)?;
+        // Cookie-authenticated unsafe requests (JWT_COOKIE, the refresh
+        // cookie) from these origins proceed; by default the demo's own.
+        let mut origins = list("JWT_ALLOWED_ORIGINS");
+        if origins.is_empty() {
+            origins.push(format!("http://{addr}"));
+        }
+        let csrf = CsrfPolicy::new().allowed_origins(origins);
         // Tokens this demo signs name the resource when no audience is set:
         // the authenticator then requires it (RFC 8707).
         let sample_audience = audiences
@@ -311,7 +318,7 @@ impl DemoConfig {
                 if let Some(aud) = &sample_audience {
                     issuer = issuer.audience(aud.clone());
                 }
-                Some(TokenService::with_store(issuer, Arc::clone(store)))
+                Some(TokenService::with_store(issuer, Arc::clone(store)).csrf(csrf.clone()))
             }
             _ => None,
         };
@@ -327,6 +334,7 @@ impl DemoConfig {
         if let Some(resource) = &resource {
             authenticator = authenticator.protected_resource(resource.clone());
         }
+        authenticator = authenticator.csrf(csrf);
 
         let _ = writeln!(
             banner,
@@ -417,6 +425,11 @@ fn protected_resource(
         .scopes(scopes);
     Ok(Some(resource))
 }
+
+/// The demo page served at `GET /`: plain HTML and JavaScript, no build
+/// step. It keeps the access token in memory and the refresh token in the
+/// HttpOnly cookie, and refreshes silently.
+pub const INDEX_HTML: &str = include_str!("page.html");
 
 /// A token for `sub: demo-user`, valid for one hour.
 pub fn sample_token(
@@ -550,8 +563,8 @@ pub struct DemoReply {
     pub status: u16,
     /// The JSON body, if any.
     pub body: Option<Value>,
-    /// A `Set-Cookie` value, if any.
-    pub set_cookie: Option<String>,
+    /// `Set-Cookie` values, each its own header.
+    pub set_cookies: Vec<String>,
 }
 
 impl DemoReply {
@@ -559,7 +572,7 @@ impl DemoReply {
         Self {
             status,
             body: Some(body),
-            set_cookie: None,
+            set_cookies: Vec::new(),
         }
     }
 
@@ -585,7 +598,7 @@ impl DemoReply {
                 "token_type": "Bearer",
                 "expires_in": pair.access.expires_in(),
             })),
-            set_cookie: Some(tokens.set_cookie(pair)),
+            set_cookies: tokens.set_cookies(pair),
         }
     }
 }
@@ -669,15 +682,17 @@ pub async fn logout<R: AuthRequest + ?Sized>(
     access: &VerifiedToken,
     req: &R,
 ) -> DemoReply {
-    let outcome = match tokens.logout(access).await {
-        Ok(()) => tokens.revoke_refresh_cookie(req).await,
+    // The refresh cookie first: a cross-site request that carries it is
+    // refused (403) before anything is revoked.
+    let outcome = match tokens.revoke_refresh_cookie(req).await {
+        Ok(()) => tokens.logout(access).await,
         Err(e) => Err(e),
     };
     match outcome {
         Ok(()) => DemoReply {
             status: 204,
             body: None,
-            set_cookie: Some(tokens.clear_cookie()),
+            set_cookies: tokens.clear_cookies(),
         },
         Err(e) => DemoReply::refused(&e),
     }
@@ -862,7 +877,7 @@ mod tests {
         let reply = DemoReply {
             status: 200,
             body: Some(json!({"access_token": "eyJ-access-token-text", "token_type": "Bearer"})),
-            set_cookie: Some("refresh_token=eyJ-refresh-token-text; HttpOnly".into()),
+            set_cookies: vec!["refresh_token=eyJ-refresh-token-text; HttpOnly".into()],
         };
         let text = format!("{reply:?}");
         assert!(

@@ -18,7 +18,7 @@ S1 HS256 flow (JWT_SECRET, JWT_ISSUER, JWT_AUDIENCE as comma lists, JWT_ACCESS_T
    JWT_REFRESH_TTL=3600), in-memory state: login alice (tokens checked: typ at+jwt /
    refresh+jwt, sub, iat, nbf, exp = iat + TTL, jti unique, roles, fam, iss/aud = the first
    list entry, signature verified by PyJWT; expires_in; refresh cookie HttpOnly, Secure,
-   SameSite=Strict, Path=/refresh, Max-Age = exp - iat) → /me echoes the claims → /admin
+   SameSite=Strict, one cookie each for Path=/refresh and /logout, Max-Age = exp - iat) → /me echoes the claims → /admin
    200; bob /admin 403 insufficient_scope; no token 401 bare Bearer; token-type confusion
    (refresh token as bearer, access token as refresh cookie) 401; refresh rotates (new
    jti, same fam) and the new access token works (/me; /admin: roles survive); replaying the old refresh token is 401
@@ -422,14 +422,30 @@ def signature_problems(token, cfg, access):
         return [f"PyJWT ({cfg.alg}): {type(e).__name__}: {e}"]
 
 
+REFRESH_COOKIE_PATHS = ["/refresh", "/logout"]
+
+
 def cookie_problems(answer, refresh_ttl_claims):
-    """The refresh cookie's attributes; returns (problems, cookie value)."""
+    """The refresh cookies' attributes: one per path in REFRESH_COOKIE_PATHS (the browser sends
+    the refresh token to /refresh and /logout only), the same value in each; returns
+    (problems, cookie value)."""
     found = answer.cookie()
     if found is None:
         return [f"no Set-Cookie {COOKIE}; Set-Cookie headers: {answer.set_cookies!r}"], None
-    if isinstance(found, list):
-        return [f"Set-Cookie {COOKIE} appears {len(found)} times"], None
-    value, attrs = found
+    found = found if isinstance(found, list) else [found]
+    paths = [attrs.get("path") for _, attrs in found]
+    p = []
+    if sorted(map(str, paths)) != sorted(REFRESH_COOKIE_PATHS):
+        p.append(f"Set-Cookie {COOKIE} paths {paths!r}, not one each of {REFRESH_COOKIE_PATHS}")
+    values = {value for value, _ in found}
+    if len(values) != 1:
+        p.append(f"Set-Cookie {COOKIE} carries {len(values)} different values")
+    for value, attrs in found:
+        p.extend(attribute_problems(attrs, refresh_ttl_claims))
+    return sorted(set(p), key=p.index), found[0][0]
+
+
+def attribute_problems(attrs, refresh_ttl_claims):
     p = []
     if attrs.get("httponly") is not True:
         p.append("no HttpOnly")
@@ -437,8 +453,6 @@ def cookie_problems(answer, refresh_ttl_claims):
         p.append("no Secure")
     if str(attrs.get("samesite", "")).lower() != "strict":
         p.append(f"SameSite {attrs.get('samesite')!r}, not Strict")
-    if attrs.get("path") != "/refresh":
-        p.append(f"Path {attrs.get('path')!r}, not /refresh")
     max_age = attrs.get("max-age")
     try:
         max_age = int(max_age)
@@ -447,7 +461,7 @@ def cookie_problems(answer, refresh_ttl_claims):
         max_age = None
     if max_age is not None and refresh_ttl_claims is not None and abs(max_age - refresh_ttl_claims) > 1:
         p.append(f"Max-Age {max_age} ≠ the refresh token's exp - iat {refresh_ttl_claims}")
-    return p, value
+    return p
 
 
 def check_issued(run, what, answer, user, cfg, expect_fam=None):
@@ -626,9 +640,11 @@ def s1_hs256(run, binary):
     a = run.record("logout bearer only", demo.logout(alice3.access))
     cleared = a.cookie()
     run.check(a.status == 204 and a.body == "", "/logout with the bearer only → 204, empty body", a)
-    ok = (isinstance(cleared, tuple) and cleared[1].get("max-age") == "0"
-          and cleared[1].get("path") == "/refresh")
-    run.check(ok, f"/logout → Set-Cookie clearing {COOKIE} (Max-Age=0, Path=/refresh)", a.set_cookies)
+    cleared = cleared if isinstance(cleared, list) else [cleared] if cleared else []
+    ok = (sorted(str(c[1].get("path")) for c in cleared) == sorted(REFRESH_COOKIE_PATHS)
+          and all(c[1].get("max-age") == "0" for c in cleared))
+    run.check(ok, f"/logout → Set-Cookie clearing {COOKIE} (Max-Age=0, Path=/refresh and /logout)",
+              a.set_cookies)
     expect_invalid(run, demo.me(alice3.access), "/me after logout", "/me with the logged-out access token")
     expect_401(run, demo.refresh(alice3.refresh), "/refresh after logout",
                "/refresh with the family's refresh token after logout (cookie not sent to /logout)")
@@ -885,6 +901,8 @@ def self_test(suite):
     fake = Answer(200, [("Content-Type", "application/json"),
                         ("Set-Cookie", f"refresh_token={refresh_tok}; HttpOnly; Secure; "
                                        f"SameSite=Strict; Path=/refresh; Max-Age={REFRESH_TTL}"),
+                        ("Set-Cookie", f"refresh_token={refresh_tok}; HttpOnly; Secure; "
+                                       f"SameSite=Strict; Path=/logout; Max-Age={REFRESH_TTL}"),
                         ("Set-Cookie", "other=1")],
                   json.dumps({"access_token": access, "token_type": "Bearer", "expires_in": 120}))
     p, v = cookie_problems(fake, REFRESH_TTL)
@@ -892,6 +910,9 @@ def self_test(suite):
     lax = Answer(200, [("Set-Cookie", f"refresh_token={refresh_tok}; SameSite=Lax; Path=/; Max-Age=60")])
     p, _ = cookie_problems(lax, REFRESH_TTL)
     suite.check(len(p) == 5, "self-test: cookie_problems finds HttpOnly, Secure, SameSite, Path, Max-Age", p)
+    one = Answer(200, [fake.headers[1]])
+    p, _ = cookie_problems(one, REFRESH_TTL)
+    suite.check(len(p) == 1 and "paths" in p[0], "self-test: cookie_problems wants the /logout cookie", p)
     cmp = comparable(fake, body="full")
     suite.check(cmp[2] == {"access_token": "<jwt>", "token_type": "Bearer", "expires_in": 120}
                 and cmp[3][1][1] == "<jwt>", "self-test: comparable scrubs tokens", cmp)

@@ -210,7 +210,8 @@ def kill_live():
 
 
 class DemoProcess:
-    """A demo binary listening on 127.0.0.1:<free port>, with `env` and no inherited JWT_*.
+    """A demo binary listening on 127.0.0.1:<free port> (or `port`), with `env` and no
+    inherited JWT_*.
 
     Subclasses choose what a missing binary (missing_error) or a demo that never prints
     its banner (start_error) raises, whether RUST_LOG=warn overrides the caller's
@@ -221,9 +222,9 @@ class DemoProcess:
     force_rust_log = False
     answer_class = Answer
 
-    def __init__(self, bin_dir, binary, env):
+    def __init__(self, bin_dir, binary, env, port=None):
         self.binary = binary
-        self.port = free_port()
+        self.port = port or free_port()   # a caller that must know it first passes free_port()
         full_env = {k: v for k, v in os.environ.items() if not k.startswith("JWT_")}
         full_env.update(env)
         full_env["DEMO_ADDR"] = f"127.0.0.1:{self.port}"
