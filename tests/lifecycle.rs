@@ -66,6 +66,7 @@ async fn axum_call(auth: &Authenticator, requirement: Requirement, bearer: Optio
         www_authenticate,
         content_type,
         body: String::from_utf8_lossy(&body).into_owned(),
+        dpop_nonce: None,
     }
 }
 
@@ -103,6 +104,7 @@ async fn actix_call(auth: &Authenticator, requirement: Requirement, bearer: Opti
         www_authenticate,
         content_type,
         body: String::from_utf8_lossy(&body).into_owned(),
+        dpop_nonce: None,
     }
 }
 

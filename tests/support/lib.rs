@@ -73,6 +73,8 @@ pub struct Reply {
     pub www_authenticate: Option<String>,
     pub content_type: Option<String>,
     pub body: String,
+    /// The `DPoP-Nonce` header (RFC 9449 §8), if any.
+    pub dpop_nonce: Option<String>,
 }
 
 impl Reply {
@@ -183,6 +185,7 @@ pub async fn via_axum(auth: &Authenticator, req: &TestRequest) -> Reply {
     let status = response.status().as_u16();
     let www_authenticate = header("www-authenticate");
     let content_type = header("content-type");
+    let dpop_nonce = header("dpop-nonce");
     let bytes = http_body_util::BodyExt::collect(response.into_body())
         .await
         .unwrap()
@@ -192,6 +195,7 @@ pub async fn via_axum(auth: &Authenticator, req: &TestRequest) -> Reply {
         www_authenticate,
         content_type,
         body: String::from_utf8_lossy(&bytes).into_owned(),
+        dpop_nonce,
     }
 }
 
@@ -266,12 +270,14 @@ pub async fn via_actix(auth: &Authenticator, req: &TestRequest) -> Reply {
     let status = response.status().as_u16();
     let www_authenticate = header("www-authenticate");
     let content_type = header("content-type");
+    let dpop_nonce = header("dpop-nonce");
     let bytes = actix_test::read_body(response).await;
     Reply {
         status,
         www_authenticate,
         content_type,
         body: String::from_utf8_lossy(&bytes).into_owned(),
+        dpop_nonce,
     }
 }
 

@@ -212,6 +212,7 @@ impl Refusal {
             String::from_utf8_lossy(response.content_type.as_bytes()).into_owned(),
         )];
         headers.extend(challenge.map(|c| ("www-authenticate", c)));
+        headers.extend(error.dpop_nonce().map(|n| ("dpop-nonce", n.to_owned())));
         let reply = Reply {
             status: response.status,
             headers,

@@ -13,6 +13,7 @@ use serde_json::{Map, Value};
 use crate::BoxFuture;
 use crate::cache::{Scope, TokenCache};
 use crate::csrf::CsrfPolicy;
+use crate::dpop::{Binding, Dpop};
 use crate::error::{AuthError, AuthErrorKind, ErrorResponder, ErrorResponse};
 use crate::forward::ClaimHeaders;
 use crate::json::{self, JsonError};
@@ -21,7 +22,7 @@ use crate::key::Key;
 use crate::keysource::{KeySource, Repr};
 use crate::resource::ProtectedResource;
 use crate::revocation::{RevocationStore, StoreError};
-use crate::source::{AuthRequest, TokenSource, find_token};
+use crate::source::{AuthRequest, Scheme, TokenSource, find_token};
 use crate::token::VerifiedToken;
 use crate::validation::Validation;
 
@@ -81,6 +82,8 @@ struct Config {
     resource: Option<ProtectedResource>,
     /// Which cookie-authenticated requests may change state.
     csrf: CsrfPolicy,
+    /// DPoP (RFC 9449), when on.
+    dpop: Option<Dpop>,
     /// Its metadata document, serialised once.
     resource_document: bytes::Bytes,
     /// A custom answer; `None` is the RFC 6750 one.
@@ -146,6 +149,7 @@ impl Authenticator {
                 resource: None,
                 resource_document: bytes::Bytes::new(),
                 csrf: CsrfPolicy::new(),
+                dpop: None,
                 responder: None,
                 allow_anonymous: false,
                 store: None,
@@ -290,6 +294,20 @@ impl Authenticator {
     /// The cross-site request forgery defence in use.
     pub fn csrf_policy(&self) -> &CsrfPolicy {
         &self.inner.csrf
+    }
+
+    /// Turns DPoP on (RFC 9449; see [`Dpop`]): `Authorization: DPoP` with a
+    /// proof, bound tokens refused as bearer tokens, and the DPoP challenge
+    /// beside the Bearer one.
+    #[must_use]
+    pub fn dpop(mut self, dpop: Dpop) -> Self {
+        self.config().dpop = Some(dpop);
+        self
+    }
+
+    /// The DPoP settings, when DPoP is on.
+    pub fn dpop_settings(&self) -> Option<&Dpop> {
+        self.inner.dpop.as_ref()
     }
 
     /// The protected resource, if one is described.
@@ -448,6 +466,24 @@ impl Authenticator {
             Some(responder) => responder.respond(error),
             None => error.response(self.inner.realm.as_deref()),
         };
+        if let (Some(dpop), Some(challenge)) = (&self.inner.dpop, &response.www_authenticate) {
+            let [bearer, dpop] = dpop.challenges(challenge, error, self.inner.realm.as_deref());
+            let metadata = self.inner.resource.as_ref().map(|r| r.metadata_url());
+            let with_metadata = |mut challenge: String| {
+                if let Some(url) = metadata
+                    && !challenge.contains("resource_metadata=")
+                {
+                    crate::error::add_param(&mut challenge, "resource_metadata", url);
+                }
+                challenge
+            };
+            response.www_authenticate = Some(format!(
+                "{}, {}",
+                with_metadata(bearer),
+                with_metadata(dpop)
+            ));
+            return response;
+        }
         if let (Some(resource), Some(challenge)) =
             (&self.inner.resource, &mut response.www_authenticate)
             && !challenge.contains("resource_metadata=")
@@ -480,35 +516,35 @@ impl Authenticator {
     ) -> AuthenticateFuture {
         let config = &*self.inner;
         let span = crate::observe::span();
-        let token = match find_token(&config.sources, req, config.validation.max_token_len) {
-            Ok(Some((token, TokenSource::Cookie(_)))) => match config.csrf.check(req) {
-                Ok(()) => token,
+        let dpop = config.dpop.as_ref();
+        let max_len = config.validation.max_token_len;
+        let (token, scheme) = match find_token(&config.sources, req, max_len, dpop.is_some()) {
+            Ok(Some((token, TokenSource::Cookie(_), scheme))) => match config.csrf.check(req) {
+                Ok(()) => (token, scheme),
                 Err(e) => {
                     return AuthenticateFuture::ready(crate::observe::finish(&span, Err(e)));
                 }
             },
-            Ok(Some((token, _))) => token,
+            Ok(Some((token, _, scheme))) => (token, scheme),
             Ok(None) => {
                 let outcome = crate::observe::finish_as(&span, Ok(None), anonymous_ok);
                 return AuthenticateFuture::ready(outcome);
             }
             Err(e) => return AuthenticateFuture::ready(crate::observe::finish(&span, Err(e))),
         };
+        // Errors of a request that used the DPoP scheme go on its challenge.
+        let via = move |e: AuthError| match scheme {
+            Scheme::Dpop => e.via_dpop(),
+            Scheme::Bearer => e,
+        };
+        let binding = match dpop.map(|d| d.binding(req, scheme)).transpose() {
+            Ok(binding) => binding,
+            Err(e) => return AuthenticateFuture::ready(crate::observe::finish(&span, Err(via(e)))),
+        };
         match self.attempt(token, Mode::MayRefresh, &span) {
-            Attempt::Done(Ok(verified)) if config.store.is_some() => {
-                // A store that answers at once (in memory) needs no future.
-                if let Some(outcome) = self.revocation_now(&verified) {
-                    let outcome = outcome.map(|()| Some(verified));
-                    return AuthenticateFuture::ready(crate::observe::finish(&span, outcome));
-                }
-                let this = self.clone();
-                AuthenticateFuture::waiting(async move {
-                    let outcome = this.check_revocation(verified).await;
-                    crate::observe::finish(&span, outcome)
-                })
-            }
-            Attempt::Done(outcome) => {
-                AuthenticateFuture::ready(crate::observe::finish(&span, outcome.map(Some)))
+            Attempt::Done(Ok(verified)) => self.conclude(verified, token, binding, via, span),
+            Attempt::Done(Err(e)) => {
+                AuthenticateFuture::ready(crate::observe::finish(&span, Err(via(e))))
             }
             #[cfg(feature = "remote")]
             Attempt::Wait(wait) => {
@@ -516,15 +552,68 @@ impl Authenticator {
                 let token = token.to_owned();
                 AuthenticateFuture::waiting(async move {
                     wait.await;
-                    let outcome = match this.attempt(&token, Mode::AfterRefresh, &span) {
-                        Attempt::Done(Ok(verified)) => this.check_revocation(verified).await,
-                        Attempt::Done(Err(e)) => Err(e),
-                        Attempt::Wait(_) => Err(AuthErrorKind::UnknownKey.into()),
-                    };
-                    crate::observe::finish(&span, outcome)
+                    match this.attempt(&token, Mode::AfterRefresh, &span) {
+                        Attempt::Done(Ok(verified)) => {
+                            this.conclude(verified, &token, binding, via, span).await
+                        }
+                        Attempt::Done(Err(e)) => crate::observe::finish(&span, Err(via(e))),
+                        Attempt::Wait(_) => crate::observe::finish(
+                            &span,
+                            Err(via(AuthErrorKind::UnknownKey.into())),
+                        ),
+                    }
                 })
             }
         }
+    }
+
+    /// What follows a verified token: its DPoP binding and proof, the
+    /// proof's replay check, the revocation check; at once where every
+    /// answer is at hand (no DPoP, an in-memory cache and store).
+    fn conclude(
+        &self,
+        verified: VerifiedToken,
+        token: &str,
+        binding: Option<Binding>,
+        via: impl Fn(AuthError) -> AuthError + Send + 'static,
+        span: tracing::Span,
+    ) -> AuthenticateFuture {
+        let config = &*self.inner;
+        let ready = |outcome: Outcome| {
+            AuthenticateFuture::ready(crate::observe::finish(&span, outcome.map_err(&via)))
+        };
+        let mut replay = None;
+        if let (Some(dpop), Some(binding)) = (&config.dpop, &binding) {
+            let now = config.validation.now_time();
+            match dpop.check(binding, token, &verified, now) {
+                Err(e) => return ready(Err(e)),
+                Ok(None) => {}
+                Ok(Some(key)) => match dpop.record_now(&key) {
+                    Some(Err(e)) => return ready(Err(e)),
+                    Some(Ok(())) => {}
+                    None => replay = Some(key),
+                },
+            }
+        }
+        if replay.is_none() {
+            if config.store.is_none() {
+                return ready(Ok(Some(verified)));
+            }
+            // A store that answers at once (in memory) needs no future.
+            if let Some(outcome) = self.revocation_now(&verified) {
+                return ready(outcome.map(|()| Some(verified)));
+            }
+        }
+        let this = self.clone();
+        AuthenticateFuture::waiting(async move {
+            if let (Some(key), Some(dpop)) = (replay, &this.inner.dpop)
+                && let Err(e) = dpop.record(&key).await
+            {
+                return crate::observe::finish(&span, Err(via(e)));
+            }
+            let outcome = this.check_revocation(verified).await;
+            crate::observe::finish(&span, outcome.map_err(via))
+        })
     }
 
     /// The revocation verdict when the store can give it at once: `None`
@@ -838,6 +927,14 @@ impl Authentication {
             State::Token(t) => Some(t),
             State::Anonymous => None,
         }
+    }
+
+    /// The thumbprint of the key the token is bound to, when it was sent
+    /// with a DPoP proof (RFC 9449): with DPoP on, a bound token passes only
+    /// with a valid proof by that key.
+    pub fn dpop_thumbprint(&self) -> Option<&str> {
+        self.authenticator.inner.dpop.as_ref()?;
+        self.token()?.dpop_jkt()
     }
 
     /// The authenticator that judged the request.

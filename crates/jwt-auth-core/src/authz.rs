@@ -257,6 +257,11 @@ impl Requirement {
             Some(token) => self.check_token(token),
         };
         result.map_err(|error| {
+            // A token that passed with DPoP is answered on the DPoP challenge.
+            let error = match auth.dpop_thumbprint() {
+                Some(_) => error.via_dpop(),
+                None => error,
+            };
             tracing::debug!(
                 reason = error.kind().as_str(),
                 "jwt-auth: request forbidden"

@@ -63,6 +63,17 @@ pub enum AuthErrorKind {
     /// cookie came from another site or origin: a possible cross-site
     /// request forgery (403, no challenge; [`CsrfPolicy`](crate::CsrfPolicy)).
     CrossSiteRequest,
+    /// The DPoP proof is missing, malformed, not signed by its key, or does
+    /// not match the request, the time, the token or a fresh `jti`
+    /// (RFC 9449 §4.3): 401 `DPoP error="invalid_dpop_proof"`.
+    InvalidDpopProof,
+    /// The DPoP proof lacks the server's current nonce (RFC 9449 §8): 401
+    /// `DPoP error="use_dpop_nonce"` with a fresh `DPoP-Nonce` header.
+    UseDpopNonce,
+    /// A DPoP-bound token (`cnf.jkt`) sent as a plain bearer token, or a
+    /// bearer token where DPoP is required (RFC 9449 §7.2): 401
+    /// `invalid_token`.
+    DpopRequired,
 }
 
 impl AuthErrorKind {
@@ -109,6 +120,8 @@ impl AuthErrorKind {
             | Self::CrossSiteRequest => None,
             Self::MalformedRequest => Some("invalid_request"),
             Self::InsufficientScope => Some("insufficient_scope"),
+            Self::InvalidDpopProof => Some("invalid_dpop_proof"),
+            Self::UseDpopNonce => Some("use_dpop_nonce"),
             _ => Some("invalid_token"),
         }
     }
@@ -138,6 +151,9 @@ impl AuthErrorKind {
             Self::RevocationUnavailable => "the revocation state is unavailable",
             Self::NotConfigured => "authentication is not configured for this route",
             Self::CrossSiteRequest => "cross-site request refused",
+            Self::InvalidDpopProof => "the DPoP proof is invalid",
+            Self::UseDpopNonce => "the DPoP proof must carry the server's nonce",
+            Self::DpopRequired => "the token must be sent with a DPoP proof",
         }
     }
 
@@ -166,6 +182,9 @@ impl AuthErrorKind {
             Self::RevocationUnavailable => "revocation_unavailable",
             Self::NotConfigured => "not_configured",
             Self::CrossSiteRequest => "cross_site_request",
+            Self::InvalidDpopProof => "invalid_dpop_proof",
+            Self::UseDpopNonce => "use_dpop_nonce",
+            Self::DpopRequired => "dpop_required",
         }
     }
 }
@@ -222,6 +241,11 @@ pub struct AuthError {
     /// For [`AuthErrorKind::InsufficientScope`]: the scopes the route
     /// requires (configuration, never token data).
     scope: Option<Arc<str>>,
+    /// The request used the `DPoP` scheme: the error goes on the DPoP
+    /// challenge.
+    dpop: bool,
+    /// For [`AuthErrorKind::UseDpopNonce`]: the nonce to send.
+    nonce: Option<Arc<str>>,
 }
 
 impl AuthError {
@@ -231,24 +255,55 @@ impl AuthError {
             kind,
             detail: None,
             scope: None,
+            dpop: false,
+            nonce: None,
         }
     }
 
     pub(crate) fn with_detail(kind: AuthErrorKind, detail: &'static str) -> Self {
         Self {
-            kind,
             detail: Some(detail),
-            scope: None,
+            ..Self::new(kind)
         }
+    }
+
+    /// Marks the error as one of a request that used the `DPoP` scheme.
+    pub(crate) fn via_dpop(mut self) -> Self {
+        self.dpop = true;
+        self
+    }
+
+    /// A 401 [`AuthErrorKind::UseDpopNonce`] carrying the nonce to send.
+    pub(crate) fn use_dpop_nonce(nonce: String) -> Self {
+        Self {
+            nonce: Some(nonce.into()),
+            dpop: true,
+            ..Self::new(AuthErrorKind::UseDpopNonce)
+        }
+    }
+
+    /// Whether the error belongs on the DPoP challenge (the request used the
+    /// `DPoP` scheme, or the proof failed).
+    pub fn is_dpop(&self) -> bool {
+        self.dpop
+            || matches!(
+                self.kind,
+                AuthErrorKind::InvalidDpopProof | AuthErrorKind::UseDpopNonce
+            )
+    }
+
+    /// For [`AuthErrorKind::UseDpopNonce`]: the nonce to send in the
+    /// `DPoP-Nonce` header.
+    pub fn dpop_nonce(&self) -> Option<&str> {
+        self.nonce.as_deref()
     }
 
     /// A 403 [`AuthErrorKind::InsufficientScope`]; `scope` (space-separated,
     /// from configuration) is added to the challenge as `scope="..."`.
     pub fn insufficient_scope(scope: Option<&str>) -> Self {
         Self {
-            kind: AuthErrorKind::InsufficientScope,
-            detail: None,
             scope: scope.filter(|s| !s.is_empty()).map(Arc::from),
+            ..Self::new(AuthErrorKind::InsufficientScope)
         }
     }
 

@@ -121,6 +121,7 @@ mod cache;
 mod claims;
 pub mod csrf;
 mod denylist;
+pub mod dpop;
 mod error;
 pub mod forward;
 mod issue;
@@ -153,6 +154,7 @@ pub use authenticator::{
 pub use authz::Requirement;
 pub use claims::{Audience, DefaultClaims, RegisteredClaims};
 pub use csrf::CsrfPolicy;
+pub use dpop::{Dpop, DpopError, DpopErrorKind, DpopMode, MemoryReplay, ProofReplay};
 pub use error::{
     AuthError, AuthErrorKind, DefaultResponder, ErrorResponder, ErrorResponse, GrpcStatus,
 };

@@ -161,16 +161,33 @@ pub fn extract_token<'a, R: AuthRequest + ?Sized>(
     req: &'a R,
     max_len: usize,
 ) -> Result<Option<&'a str>, AuthError> {
-    Ok(find_token(sources, req, max_len)?.map(|(token, _)| token))
+    Ok(find_token(sources, req, max_len, false)?.map(|(token, _, _)| token))
 }
 
-/// [`extract_token`], with the source the token came from.
+/// The authentication scheme a token came with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Scheme {
+    /// `Authorization: Bearer`, or any other source.
+    Bearer,
+    /// `Authorization: DPoP` (only when DPoP is on).
+    Dpop,
+}
+
+/// [`extract_token`], with the source the token came from and its scheme;
+/// `dpop`: `Authorization: DPoP` counts too.
 pub(crate) fn find_token<'a, 's, R: AuthRequest + ?Sized>(
     sources: &'s [TokenSource],
     req: &'a R,
     max_len: usize,
-) -> Result<Option<(&'a str, &'s TokenSource)>, AuthError> {
+    dpop: bool,
+) -> Result<Option<(&'a str, &'s TokenSource, Scheme)>, AuthError> {
     for source in sources {
+        if let (TokenSource::AuthorizationBearer, true) = (source, dpop)
+            && let Some(value) = single(req, "authorization", "several Authorization headers")?
+            && let Some(token) = parse_credentials(value, b"dpop", max_len)?
+        {
+            return Ok(Some((token, source, Scheme::Dpop)));
+        }
         let found = match source {
             TokenSource::AuthorizationBearer => from_authorization(req, max_len)?,
             TokenSource::Cookie(name) => from_cookie(req, name, max_len)?,
@@ -178,7 +195,7 @@ pub(crate) fn find_token<'a, 's, R: AuthRequest + ?Sized>(
             TokenSource::Query(name) => from_query(req, name, max_len)?,
         };
         if let Some(token) = found {
-            return Ok(Some((token, source)));
+            return Ok(Some((token, source, Scheme::Bearer)));
         }
     }
     Ok(None)
@@ -260,10 +277,19 @@ fn from_authorization<R: AuthRequest + ?Sized>(
 /// (400); stray whitespace before or after the token makes the token itself
 /// invalid (401), as does anything that is not a JWS.
 fn parse_bearer(value: &[u8], max_len: usize) -> Result<Option<&str>, AuthError> {
+    parse_credentials(value, b"bearer", max_len)
+}
+
+/// [`parse_bearer`] for the scheme `want` (lowercase).
+fn parse_credentials<'a>(
+    value: &'a [u8],
+    want: &[u8],
+    max_len: usize,
+) -> Result<Option<&'a str>, AuthError> {
     let value = trim_start(value);
     let scheme_end = value.iter().position(|&b| is_ws(b)).unwrap_or(value.len());
     let (scheme, rest) = value.split_at(scheme_end);
-    if !scheme.eq_ignore_ascii_case(b"bearer") {
+    if !scheme.eq_ignore_ascii_case(want) {
         return Ok(None);
     }
     let malformed =

@@ -41,10 +41,5 @@ pub fn forge_signed(header: &str, claims: &str, key: &Key) -> Result<String, Key
 /// An HMAC signature over `input` with an arbitrary secret (no length rule):
 /// for forging algorithm-confusion tokens that use a public key as the secret.
 pub fn hmac_sha256(secret: &[u8], input: &[u8]) -> Vec<u8> {
-    let key = jsonwebtoken::EncodingKey::from_secret(secret);
-    let signer = (crate::key::provider().signer_factory)(&jsonwebtoken::Algorithm::HS256, &key);
-    match signer {
-        Ok(signer) => signer.try_sign(input).unwrap_or_default(),
-        Err(_) => Vec::new(),
-    }
+    crate::key::hmac_sha256(secret, input)
 }

@@ -91,6 +91,13 @@ impl VerifiedToken {
         }
     }
 
+    /// The thumbprint the token is bound to (`cnf.jkt`, RFC 9449 §6), if
+    /// it is DPoP-bound. With DPoP on, such a token only ever passes with a
+    /// proof signed by that key.
+    pub fn dpop_jkt(&self) -> Option<&str> {
+        self.claims_map().get("cnf")?.get("jkt")?.as_str()
+    }
+
     /// The `sub` claim, if it is a string.
     pub fn subject(&self) -> Option<&str> {
         self.claims_map().get("sub").and_then(Value::as_str)

@@ -441,6 +441,15 @@ impl Key {
 
 /// The crypto provider of the enabled backend. When both backend features are
 /// on (as with `--all-features`), aws-lc-rs wins.
+/// HMAC-SHA256 of `input` under `secret`, through the crypto backend.
+pub(crate) fn hmac_sha256(secret: &[u8], input: &[u8]) -> Vec<u8> {
+    let key = jsonwebtoken::EncodingKey::from_secret(secret);
+    match (provider().signer_factory)(&jsonwebtoken::Algorithm::HS256, &key) {
+        Ok(signer) => signer.try_sign(input).unwrap_or_default(),
+        Err(_) => Vec::new(),
+    }
+}
+
 pub(crate) fn provider() -> &'static CryptoProvider {
     #[cfg(feature = "aws_lc_rs")]
     {
