@@ -453,3 +453,60 @@ async fn a_path_prefix_and_the_resource_metadata_apply() {
         )
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_proof_replayed_to_another_instance_sharing_redis_is_refused() {
+    let Some(server) = jwt_auth_tests::redis_server::RedisServer::start() else {
+        return;
+    };
+    let instance = || async {
+        let store = jwt_auth_redis::RedisStore::connect(&server.url())
+            .await
+            .unwrap();
+        dpop_auth(Dpop::allowed(PUBLIC_URL).unwrap().replay_cache(store))
+    };
+    let (a, b) = (instance().await, instance().await);
+    let client = Client::p256();
+    let bound = token(Some(&client.jkt()));
+    let req = request(&bound, &client.proof(&bound, json!({}), json!({})));
+    assert_eq!(via_axum(&a, &req).await.status, 200);
+    let replayed = via_actix(&b, &req).await;
+    assert_eq!(replayed.status, 401, "{replayed:?}");
+    assert!(challenge(&replayed).contains("invalid_dpop_proof"));
+    // A fresh proof passes on either.
+    let req = request(&bound, &client.proof(&bound, json!({}), json!({})));
+    assert_eq!(via_actix(&b, &req).await.status, 200);
+    // Redis down: the replay cannot be checked, so the request fails closed.
+    drop(server);
+    let req = request(&bound, &client.proof(&bound, json!({}), json!({})));
+    assert_eq!(via_axum(&a, &req).await.status, 503);
+}
+
+#[tokio::test]
+async fn under_axum_nest_the_original_uri_is_what_the_proof_names() {
+    use axum::Router;
+    use axum::routing::get;
+    use jwt_auth_tower::JwtAuth;
+    use tower::ServiceExt;
+
+    let client = Client::p256();
+    let bound = token(Some(&client.jkt()));
+    let app = Router::new().nest(
+        "/api",
+        Router::new()
+            .route("/me", get(|| async { "me" }))
+            .layer(JwtAuth::new(dpop_auth(Dpop::allowed(PUBLIC_URL).unwrap()))),
+    );
+    let send = |htu: String| {
+        let app = app.clone();
+        let proof = client.proof(&bound, json!({}), json!({"htu": htu}));
+        let request = http::Request::get("/api/me")
+            .header("authorization", format!("DPoP {bound}"))
+            .header("dpop", proof)
+            .body(axum::body::Body::empty())
+            .unwrap();
+        async move { app.oneshot(request).await.unwrap().status() }
+    };
+    assert_eq!(send(format!("{PUBLIC_URL}/api/me")).await, 200);
+    assert_eq!(send(format!("{PUBLIC_URL}/me")).await, 401);
+}

@@ -502,3 +502,27 @@ async fn concurrent_rotations_of_one_token_have_one_winner() {
         Some(winners[0].as_str())
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn dpop_proofs_are_accepted_once_across_instances() {
+    use jwt_auth_core::ProofReplay;
+    let server = server!();
+    let a = store(&server).await;
+    let b = store(&server).await;
+    assert_eq!(a.first_use("jkt:jti-1", TTL).await, Ok(true));
+    assert_eq!(b.first_use("jkt:jti-1", TTL).await, Ok(false));
+    assert_eq!(a.first_use("jkt:jti-1", TTL).await, Ok(false));
+    let mut conn = raw(&server).await;
+    let ttl = pttl(&mut conn, "jwt-auth:dpop:jkt:jti-1").await;
+    assert!(ttl > 59_000 && ttl <= 60_000, "{ttl}");
+    // Many instances racing for one proof: exactly one wins.
+    let stores = futures_util::future::join_all((0..8).map(|_| store(&server))).await;
+    let wins =
+        futures_util::future::join_all(stores.iter().map(|s| s.first_use("jkt:race", TTL))).await;
+    assert_eq!(
+        wins.iter().filter(|w| **w == Ok(true)).count(),
+        1,
+        "{wins:?}"
+    );
+    assert!(wins.iter().all(Result::is_ok));
+}

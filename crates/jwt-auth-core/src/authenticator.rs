@@ -101,6 +101,21 @@ struct Config {
     forward: Option<Arc<ClaimHeaders>>,
 }
 
+impl Config {
+    /// Fills the protected resource's DPoP members from the DPoP settings,
+    /// and serialises its document once.
+    fn sync_resource_document(&mut self) {
+        if let Some(resource) = self.resource.take() {
+            let resource = match &self.dpop {
+                Some(dpop) => resource.dpop(dpop),
+                None => resource,
+            };
+            self.resource_document = resource.document().into();
+            self.resource = Some(resource);
+        }
+    }
+}
+
 /// An authenticator with the default settings, so that `JwtAuth::new` takes
 /// keys or a configured [`Authenticator`] alike.
 macro_rules! authenticator_from_keys {
@@ -276,8 +291,8 @@ impl Authenticator {
     pub fn protected_resource(mut self, resource: ProtectedResource) -> Self {
         let config = self.config();
         config.validation.default_audience = Some(resource.resource().to_owned());
-        config.resource_document = resource.document().into();
         config.resource = Some(resource);
+        config.sync_resource_document();
         self
     }
 
@@ -301,7 +316,9 @@ impl Authenticator {
     /// beside the Bearer one.
     #[must_use]
     pub fn dpop(mut self, dpop: Dpop) -> Self {
-        self.config().dpop = Some(dpop);
+        let config = self.config();
+        config.dpop = Some(dpop);
+        config.sync_resource_document();
         self
     }
 

@@ -81,6 +81,10 @@ pub struct ProtectedResource {
     resource_name: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     resource_documentation: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    dpop_signing_alg_values_supported: Vec<String>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    dpop_bound_access_tokens_required: bool,
     #[serde(skip)]
     metadata_url: String,
     #[serde(skip)]
@@ -103,6 +107,8 @@ impl ProtectedResource {
             bearer_methods_supported: vec!["header".to_owned()],
             resource_name: None,
             resource_documentation: None,
+            dpop_signing_alg_values_supported: Vec::new(),
+            dpop_bound_access_tokens_required: false,
             metadata_url,
             at_root: true,
         })
@@ -177,6 +183,19 @@ impl ProtectedResource {
         self
     }
 
+    /// The DPoP members (RFC 9728 §2): `dpop_signing_alg_values_supported`
+    /// from `dpop`'s algorithms and `dpop_bound_access_tokens_required` when
+    /// it is required. [`Authenticator::dpop`](crate::Authenticator::dpop)
+    /// and [`Authenticator::protected_resource`](crate::Authenticator::protected_resource)
+    /// fill them in when both are set, in either order.
+    #[must_use]
+    pub fn dpop(mut self, dpop: &crate::Dpop) -> Self {
+        self.dpop_signing_alg_values_supported =
+            dpop.algs().split(' ').map(str::to_owned).collect();
+        self.dpop_bound_access_tokens_required = dpop.mode() == crate::DpopMode::Required;
+        self
+    }
+
     /// The resource identifier, as given.
     pub fn resource(&self) -> &str {
         &self.resource
@@ -226,8 +245,9 @@ impl ProtectedResource {
 
     /// The metadata document, JSON (RFC 9728 §2): `resource`,
     /// `authorization_servers`, `scopes_supported`, `bearer_methods_supported`,
-    /// `resource_name`, `resource_documentation`, empty ones left out (but
-    /// `bearer_methods_supported`, which is meaningful empty).
+    /// `resource_name`, `resource_documentation`, the DPoP members, empty
+    /// ones left out (but `bearer_methods_supported`, which is meaningful
+    /// empty).
     pub fn document(&self) -> Vec<u8> {
         serde_json::to_vec(self).unwrap_or_default()
     }

@@ -37,6 +37,7 @@
 //! | `<prefix>deny:<jti>` | `1` | [`revoke_token`](RevocationStore::revoke_token) |
 //! | `<prefix>revoked-family:<family>` | `1` | [`revoke_family`](RevocationStore::revoke_family) |
 //! | `<prefix>family:<family>` | the family's current refresh `jti` | [`start_family`](RevocationStore::start_family), [`rotate`](RevocationStore::rotate) |
+//! | `<prefix>dpop:<thumbprint>:<jti>` | `1` | [`first_use`](ProofReplay::first_use) (DPoP proofs seen) |
 //!
 //! - [`is_revoked`](RevocationStore::is_revoked) is one `EXISTS` over the
 //!   keys it is given: one round trip per authenticated request (none when
@@ -80,7 +81,9 @@ use std::future::Future;
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
-use jwt_auth_core::{BoxFuture, RevocationStore, Rotation, StoreError, StoreErrorKind};
+use jwt_auth_core::{
+    BoxFuture, ProofReplay, RevocationStore, Rotation, StoreError, StoreErrorKind,
+};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{RedisError, Script};
 
@@ -329,6 +332,34 @@ impl RedisStore {
                 .await
         })
         .await
+    }
+}
+
+/// The DPoP replay cache (RFC 9449 §11.1) shared by every instance: one
+/// `SET <prefix>dpop:<thumbprint>:<jti> 1 NX PX <ttl>` per DPoP request,
+/// the first writer wins. Give it to `Dpop::replay_cache`.
+impl ProofReplay for RedisStore {
+    fn first_use<'a>(
+        &'a self,
+        key: &'a str,
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        Box::pin(async move {
+            let key = self.key("dpop:", key);
+            let set: Option<String> = self
+                .run("dpop_first_use", |mut conn| async move {
+                    redis::cmd("SET")
+                        .arg(key)
+                        .arg("1")
+                        .arg("NX")
+                        .arg("PX")
+                        .arg(ttl_ms(ttl))
+                        .query_async(&mut conn)
+                        .await
+                })
+                .await?;
+            Ok(set.is_some())
+        })
     }
 }
 

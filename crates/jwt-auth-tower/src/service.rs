@@ -8,7 +8,7 @@ use std::task::{Context, Poll, ready};
 use bytes::Bytes;
 use http::{Request, Response};
 use jwt_auth_core::Authenticator;
-use jwt_auth_core::adapter::{DecideFuture, Decision, Refusal, Reply};
+use jwt_auth_core::adapter::{AuthRequest, DecideFuture, Decision, Refusal, Reply};
 use pin_project_lite::pin_project;
 use tower_service::Service;
 
@@ -102,7 +102,7 @@ where
     }
 
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
-        match self.auth.decide(&req).into_ready() {
+        match self.auth.decide(&View(&req)).into_ready() {
             // Decided at once (the common case): call the service that was
             // driven to readiness, nothing cloned.
             Ok(decision) => ResponseFuture::decided(&mut self.inner, decision, req),
@@ -213,5 +213,32 @@ where
 impl<S: Service<Request<ReqBody>>, ReqBody> std::fmt::Debug for ResponseFuture<S, ReqBody> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ResponseFuture").finish_non_exhaustive()
+    }
+}
+
+/// The request as core reads it. Under axum's `Router::nest` the URI has
+/// lost its prefix; the original one (`OriginalUri`) is the URL the client
+/// called, which a DPoP proof's `htu` names.
+struct View<'r, B>(&'r Request<B>);
+
+impl<'r, B> AuthRequest for View<'r, B> {
+    fn method(&self) -> Option<&str> {
+        AuthRequest::method(self.0)
+    }
+
+    fn path(&self) -> Option<&str> {
+        #[cfg(feature = "axum")]
+        if let Some(original) = self.0.extensions().get::<axum::extract::OriginalUri>() {
+            return Some(original.0.path());
+        }
+        AuthRequest::path(self.0)
+    }
+
+    fn query(&self) -> Option<&str> {
+        AuthRequest::query(self.0)
+    }
+
+    fn header_values<'a>(&'a self, name: &str) -> impl Iterator<Item = &'a [u8]> + use<'a, 'r, B> {
+        self.0.header_values(name)
     }
 }

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use jwt_auth_core::adapter::AuthRequest;
 use jwt_auth_core::{
-    Algorithm, AuthError, AuthErrorKind, Authenticator, CsrfPolicy, Issuers, Key, KeySource,
+    Algorithm, AuthError, AuthErrorKind, Authenticator, CsrfPolicy, Dpop, Issuers, Key, KeySource,
     MemoryStore, ProtectedResource, RemoteJwks, RemoteJwksBuilder, RevocationStore, TokenIssuer,
     TokenService, TokenSource, VerifiedToken,
 };
@@ -294,15 +294,22 @@ impl DemoConfig {
         let head_timeout = seconds("DEMO_HEAD_TIMEOUT", 30, 1, MAX_HEAD_TIMEOUT)?;
 
         let mut authenticator = Authenticator::new(source).leeway(leeway);
-        let store: Option<Arc<dyn RevocationStore>> = match env("JWT_REDIS_URL") {
-            Some(url) => Some(Arc::new(
+        let redis = match env("JWT_REDIS_URL") {
+            Some(url) => Some(
                 jwt_auth_redis::RedisStore::connect(&url)
                     .await
                     .map_err(|e| format!("JWT_REDIS_URL: {e}"))?,
-            )),
+            ),
+            None => None,
+        };
+        let store: Option<Arc<dyn RevocationStore>> = match &redis {
+            Some(redis) => Some(Arc::new(redis.clone())),
             None if key.as_ref().is_some_and(Key::can_sign) => Some(Arc::new(MemoryStore::new())),
             None => None,
         };
+        if let Some(dpop) = dpop_settings(addr, redis.as_ref())? {
+            authenticator = authenticator.dpop(dpop);
+        }
         if let Some(store) = &store {
             authenticator = authenticator.revocation_store(Arc::clone(store));
         }
@@ -376,6 +383,8 @@ impl DemoConfig {
                 }
             }
         }
+        // As attached: with the DPoP members when DPoP is on.
+        let resource = authenticator.resource().cloned().or(resource);
         Ok(Self {
             addr,
             authenticator,
@@ -385,6 +394,39 @@ impl DemoConfig {
             resource,
         })
     }
+}
+
+/// DPoP from `JWT_DPOP` (`off`, `allowed`, `required`), `JWT_PUBLIC_URL`
+/// (default `http://<DEMO_ADDR>`), `JWT_DPOP_NONCE=1` with
+/// `JWT_DPOP_NONCE_SECRET` (default: random per process); seen proofs are
+/// shared through Redis when the demo uses it.
+fn dpop_settings(
+    addr: SocketAddr,
+    redis: Option<&jwt_auth_redis::RedisStore>,
+) -> Result<Option<Dpop>, String> {
+    let public_url = env("JWT_PUBLIC_URL").unwrap_or_else(|| format!("http://{addr}"));
+    let dpop = match env("JWT_DPOP").as_deref().map(str::trim) {
+        None | Some("off") => return Ok(None),
+        Some("allowed") => Dpop::allowed(&public_url),
+        Some("required") => Dpop::required(&public_url),
+        Some(_) => return Err("JWT_DPOP must be off, allowed or required".into()),
+    };
+    let mut dpop = dpop.map_err(|e| format!("JWT_PUBLIC_URL: {e}"))?;
+    match env("JWT_DPOP_NONCE").as_deref().map(str::trim) {
+        None | Some("0") => {}
+        Some("1") => {
+            let secret = match env("JWT_DPOP_NONCE_SECRET") {
+                Some(secret) => secret,
+                None => random_secret()?,
+            };
+            dpop = dpop.nonce_secret(secret, None);
+        }
+        Some(_) => return Err("JWT_DPOP_NONCE must be 0 or 1".into()),
+    }
+    if let Some(redis) = redis {
+        dpop = dpop.replay_cache(redis.clone());
+    }
+    Ok(Some(dpop))
 }
 
 /// The protected resource of `JWT_RESOURCE` (or the binary's default), with
