@@ -510,3 +510,36 @@ async fn under_axum_nest_the_original_uri_is_what_the_proof_names() {
     assert_eq!(send(format!("{PUBLIC_URL}/api/me")).await, 200);
     assert_eq!(send(format!("{PUBLIC_URL}/me")).await, 401);
 }
+
+#[tokio::test]
+async fn a_jwk_without_alg_verifies_with_the_proofs_own_alg() {
+    // Clients send the bare key (oauth4webapi does); an RSA JWK without
+    // `alg` must verify PS256 as well as RS256.
+    for alg in [
+        jwt_auth_core::Algorithm::PS256,
+        jwt_auth_core::Algorithm::RS256,
+    ] {
+        let key = pem_key("rsa.pem").with_algorithms([alg]).unwrap();
+        let mut jwk = key.to_public_jwk().unwrap();
+        jwk.as_object_mut().unwrap().remove("alg");
+        let client = Client {
+            key,
+            jwk,
+            alg: alg.as_str(),
+        };
+        let bound = token(Some(&client.jkt()));
+        let req = request(&bound, &client.proof(&bound, json!({}), json!({})));
+        let reply = both(|| dpop_auth(Dpop::allowed(PUBLIC_URL).unwrap()), &req).await;
+        assert_eq!(reply.status, 200, "{alg}: {reply:?}");
+        // The proof's alg must still be allowed.
+        let narrow = || {
+            dpop_auth(
+                Dpop::allowed(PUBLIC_URL)
+                    .unwrap()
+                    .algorithms([jwt_auth_core::Algorithm::ES256]),
+            )
+        };
+        let req = request(&bound, &client.proof(&bound, json!({}), json!({})));
+        assert_eq!(both(narrow, &req).await.status, 401, "{alg}");
+    }
+}

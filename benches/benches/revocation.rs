@@ -2,6 +2,9 @@
 //! authenticated with no store, with the in-memory store, and with the Redis
 //! store (a real `redis-server` on 127.0.0.1, started by the bench).
 //!
+//! `dpop_replay/*`: recording a DPoP proof's `jti` (RFC 9449 §11.1), once per
+//! DPoP request: the in-memory cache against the Redis one (`SET NX PX`).
+//!
 //! `cargo bench -p jwt-auth-benches --bench revocation`
 #![allow(missing_docs, clippy::unwrap_used)]
 
@@ -52,6 +55,31 @@ fn revocation(c: &mut Criterion) {
             })
         });
     }
+    group.finish();
+
+    use jwt_auth_core::{MemoryReplay, ProofReplay};
+    let memory = MemoryReplay::new();
+    let redis = rt.block_on(RedisStore::connect(&server.url())).unwrap();
+    let mut group = c.benchmark_group("dpop_replay");
+    let mut n = 0u64;
+    group.bench_function("memory", |b| {
+        b.iter(|| {
+            n += 1;
+            let key = format!("jkt:{n}");
+            memory.first_use_now(&key, Duration::from_secs(121))
+        })
+    });
+    let n = std::sync::atomic::AtomicU64::new(0);
+    group.bench_function("redis", |b| {
+        b.to_async(&rt).iter(|| async {
+            let key = format!(
+                "jkt:{}",
+                n.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            );
+            let fresh = redis.first_use(&key, Duration::from_secs(121)).await;
+            std::hint::black_box(fresh == Ok(true))
+        })
+    });
     group.finish();
 }
 

@@ -13,6 +13,11 @@
 //!   `Claims<T>` does per request) against cloning an already converted
 //!   value (what a per-token slot would cost).
 //!
+//! - `dpop/*`: a whole request decision (`Authenticator::decide`) with the
+//!   token cached: Bearer against DPoP (a fresh ES256 proof each time: its
+//!   parse, signature, thumbprint, `ath` and replay record), beside one bare
+//!   ES256 signature verification.
+//!
 //! `cargo bench -p jwt-auth-benches --bench verify`
 #![allow(missing_docs, clippy::unwrap_used)]
 
@@ -205,11 +210,90 @@ fn extract(c: &mut Criterion) {
     group.finish();
 }
 
+/// What DPoP adds to a request whose token is cached: the proof (an ES256
+/// signature) and its bookkeeping, against the same request as Bearer.
+fn dpop(c: &mut Criterion) {
+    use criterion::BatchSize;
+    use jwt_auth_core::Dpop;
+    use jwt_auth_core::adapter::Decision;
+    use jwt_auth_core::test_util::{b64url, forge_signed};
+    use sha2::{Digest, Sha256};
+
+    let now = || {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+    };
+    let issuer = Key::hmac(b"bench-secret-0123456789abcdef-0123456789").unwrap();
+    let client = pem_key("p256.pem");
+    let jwk = client.to_public_jwk().unwrap();
+    let jkt = jwt_auth_core::dpop::thumbprint(jwk.as_object().unwrap()).unwrap();
+    let claims = |cnf: bool| {
+        let mut c = serde_json::json!({"sub": "alice", "exp": now() + 3600});
+        if cnf {
+            c["cnf"] = serde_json::json!({"jkt": jkt});
+        }
+        issuer.encode(&c).unwrap()
+    };
+    let (plain, bound) = (claims(false), claims(true));
+    let auth =
+        Authenticator::new(issuer.clone()).dpop(Dpop::allowed("https://api.example.com").unwrap());
+    let allowed = |decision: Decision| matches!(decision, Decision::Allow(_));
+    let bearer = http::Request::get("/me")
+        .header("authorization", format!("Bearer {plain}"))
+        .body(())
+        .unwrap();
+    let header = serde_json::json!({"typ": "dpop+jwt", "alg": "ES256", "jwk": jwk}).to_string();
+    let ath = b64url(&Sha256::digest(bound.as_bytes()));
+    let mut n = 0u64;
+    let mut dpop_request = || {
+        n += 1;
+        let proof = forge_signed(
+            &header,
+            &serde_json::json!({
+                "jti": format!("bench-{n}"), "htm": "GET",
+                "htu": "https://api.example.com/me", "iat": now(), "ath": ath,
+            })
+            .to_string(),
+            &client,
+        )
+        .unwrap();
+        http::Request::get("/me")
+            .header("authorization", format!("DPoP {bound}"))
+            .header("dpop", proof)
+            .body(())
+            .unwrap()
+    };
+    // Warm the token cache for both tokens.
+    assert!(allowed(auth.decide(&bearer).into_ready().unwrap()));
+    assert!(allowed(auth.decide(&dpop_request()).into_ready().unwrap()));
+
+    let mut group = c.benchmark_group("dpop");
+    group.bench_function("bearer, token cached", |b| {
+        b.iter(|| allowed(auth.decide(&bearer).into_ready().unwrap()))
+    });
+    group.bench_function("DPoP ES256, token cached", |b| {
+        b.iter_batched(
+            &mut dpop_request,
+            |req| allowed(auth.decide(&req).into_ready().unwrap()),
+            BatchSize::SmallInput,
+        )
+    });
+    let message = b"header.payload";
+    let signature = client.sign_bytes(message).unwrap();
+    let public = Key::from_jwk_value(&jwk).unwrap();
+    group.bench_function("one ES256 signature verification", |b| {
+        b.iter(|| public.verify_signature(jwt_auth_core::Algorithm::ES256, message, &signature))
+    });
+    group.finish();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default()
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(3));
-    targets = verify, claims, extract
+    targets = verify, claims, extract, dpop
 }
 criterion_main!(benches);

@@ -12,7 +12,10 @@
 //                  // or -> {"alg": "RS256", "scope": "mcp api:read"}: the scopes a token for
 //                  // that resource may carry (default "api:read")
 //     "scopes": ["mcp"],                           // optional: scopes besides openid and api:read
-//     "client_id": "...", "client_secret": "..."
+//     "client_id": "...", "client_secret": "...",
+//     "dpop": true                                 // optional: DPoP (RFC 9449) explicitly on,
+//                  // or {"require_nonce": true}: also demand a DPoP-Nonce at the token
+//                  // endpoint; false: DPoP off. Absent: oidc-provider's default, as before.
 //   }
 //
 // Once listening it prints exactly one line to stdout: {"issuer": "http://127.0.0.1:PORT"}.
@@ -21,10 +24,16 @@
 // token (RFC 9068, typ at+jwt) whose aud is the resource and whose alg is resources[resource];
 // its scope is the requested scope (the client may request api:read and the extra "scopes")
 // narrowed to the resource's scopes.
+// With "dpop" on, a token request that carries a DPoP proof (ES256, ES384, PS256, RS256,
+// Ed25519/EdDSA) gets a DPoP-bound access token (token_type DPoP, cnf.jkt = the proof key's
+// RFC 7638 thumbprint); the provider sends DPoP-Nonce headers (a random per-process nonce
+// secret), and with require_nonce it refuses proofs without its nonce (400 use_dpop_nonce),
+// as RFC 9449 §8 says.
 //
 // Test-only endpoint: GET /__test__/requests answers {"METHOD /path": count, ...} for every
 // request served so far except itself, so a test can assert that nothing was fetched.
 // SIGTERM / SIGINT: close and exit 0.
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 
@@ -47,6 +56,14 @@ const resources = Object.fromEntries(Object.entries(config.resources || {}).map(
 ));
 const scopes = ['openid', 'api:read', ...(config.scopes || [])];
 const counts = Object.create(null);
+// features.dPoP: untouched unless the config says (so older configs behave as before).
+const dpop = config.dpop === undefined ? {} : {
+  dPoP: config.dpop ? {
+    enabled: true,
+    nonceSecret: randomBytes(32),
+    requireNonce: () => Boolean(config.dpop?.require_nonce),
+  } : { enabled: false },
+};
 
 const server = http.createServer();
 // Listen first so that the issuer can name the actual port.
@@ -93,10 +110,13 @@ const provider = new Provider(issuer, {
         };
       },
     },
+    ...dpop,
   },
   // Every algorithm the test's keys use.
   enabledJWA: {
     idTokenSigningAlgValues: ['RS256', 'ES256', 'Ed25519', 'EdDSA'],
+    // With "dpop": every proof algorithm a client library may pick.
+    ...(config.dpop ? { dPoPSigningAlgValues: ['ES256', 'ES384', 'PS256', 'RS256', 'Ed25519', 'EdDSA'] } : {}),
   },
   cookies: { keys: ['remote-keys-test-cookie-key-not-a-secret'] },
 });

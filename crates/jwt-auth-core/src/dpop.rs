@@ -244,8 +244,16 @@ impl Dpop {
             return Err(invalid("jwk holds a private key"));
         }
         let thumbprint = thumbprint(jwk).ok_or_else(|| invalid("jwk is not a public key"))?;
-        let key = Key::from_jwk_value(&Value::Object(jwk.clone()))
+        let mut key = Key::from_jwk_value(&Value::Object(jwk.clone()))
             .map_err(|_| invalid("jwk is not a usable key"))?;
+        // A JWK without `alg` defaults to one algorithm of its family (RS256
+        // for RSA); the proof's own, already allowed, `alg` is the one to
+        // verify with. A JWK that names another `alg` stays pinned to it.
+        if !jwk.contains_key("alg") {
+            key = key
+                .with_algorithms([alg])
+                .map_err(|_| invalid("alg does not fit the jwk"))?;
+        }
         parts
             .verify_with(&key, alg)
             .map_err(|_| invalid("signature"))?;
@@ -388,6 +396,9 @@ impl PublicUrl {
         let Ok(url) = url::Url::parse(htu) else {
             return false;
         };
+        if !url.username().is_empty() || url.password().is_some() {
+            return false;
+        }
         let Some(host) = url.host() else {
             return false;
         };
