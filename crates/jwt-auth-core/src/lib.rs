@@ -114,6 +114,7 @@ macro_rules! kinded_error {
 }
 
 pub mod adapter;
+mod authentication;
 mod authenticator;
 mod authz;
 mod b64;

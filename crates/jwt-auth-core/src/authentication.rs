@@ -1,0 +1,174 @@
+//! What a request's authentication left for its handler: [`Authentication`]
+//! (the verified token, or an anonymous request), and the typed claims
+//! extractors' rules ([`required_claims`], [`optional_claims`]).
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use serde::de::DeserializeOwned;
+
+use crate::BoxFuture;
+
+use crate::authenticator::Authenticator;
+use crate::error::{AuthError, AuthErrorKind, ErrorResponse};
+use crate::token::VerifiedToken;
+
+/// What authenticating a request came to.
+pub(crate) type Outcome = Result<Option<VerifiedToken>, AuthError>;
+
+/// The future returned by [`Authenticator::authenticate`].
+#[must_use = "futures do nothing unless polled"]
+pub struct AuthenticateFuture {
+    state: AuthenticateState,
+}
+
+enum AuthenticateState {
+    Ready(Option<Outcome>),
+    Waiting(BoxFuture<'static, Outcome>),
+}
+
+impl AuthenticateFuture {
+    pub(crate) fn ready(outcome: Outcome) -> Self {
+        Self {
+            state: AuthenticateState::Ready(Some(outcome)),
+        }
+    }
+
+    pub(crate) fn waiting(future: impl Future<Output = Outcome> + Send + 'static) -> Self {
+        Self {
+            state: AuthenticateState::Waiting(Box::pin(future)),
+        }
+    }
+
+    /// The outcome, if it was known at once; otherwise the future back.
+    pub(crate) fn into_ready(self) -> Result<Outcome, Self> {
+        match self.state {
+            AuthenticateState::Ready(Some(outcome)) => Ok(outcome),
+            state => Err(Self { state }),
+        }
+    }
+}
+
+impl fmt::Debug for AuthenticateFuture {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthenticateFuture").finish_non_exhaustive()
+    }
+}
+
+impl Future for AuthenticateFuture {
+    type Output = Outcome;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match &mut self.state {
+            AuthenticateState::Ready(outcome) => match outcome.take() {
+                Some(outcome) => Poll::Ready(outcome),
+                None => Poll::Ready(Err(AuthError::new(AuthErrorKind::NotConfigured))),
+            },
+            AuthenticateState::Waiting(future) => future.as_mut().poll(cx),
+        }
+    }
+}
+
+/// What the middleware leaves in the request extensions for extractors: the
+/// verified token, or the fact that the request was let through anonymously.
+#[derive(Clone, Debug)]
+pub struct Authentication {
+    state: State,
+    authenticator: Authenticator,
+}
+
+#[derive(Clone, Debug)]
+enum State {
+    Anonymous,
+    Token(VerifiedToken),
+}
+
+impl Authentication {
+    /// A verified request.
+    pub fn verified(authenticator: Authenticator, token: VerifiedToken) -> Self {
+        Self {
+            state: State::Token(token),
+            authenticator,
+        }
+    }
+
+    /// A request let through without a token.
+    pub fn anonymous(authenticator: Authenticator) -> Self {
+        Self {
+            state: State::Anonymous,
+            authenticator,
+        }
+    }
+
+    /// The verified token, if the request had one.
+    pub fn token(&self) -> Option<&VerifiedToken> {
+        match &self.state {
+            State::Token(t) => Some(t),
+            State::Anonymous => None,
+        }
+    }
+
+    /// The thumbprint of the key the token is bound to, when it was sent
+    /// with a DPoP proof (RFC 9449): with DPoP on, a bound token passes only
+    /// with a valid proof by that key.
+    pub fn dpop_thumbprint(&self) -> Option<&str> {
+        self.authenticator.dpop_settings()?;
+        self.token()?.dpop_jkt()
+    }
+
+    /// The authenticator that judged the request.
+    pub fn authenticator(&self) -> &Authenticator {
+        &self.authenticator
+    }
+}
+
+/// A refusal ready to send: the error and the response the configured
+/// responder built for it.
+#[derive(Debug, Clone)]
+pub struct Rejection {
+    /// Why.
+    pub error: AuthError,
+    /// The answer.
+    pub response: ErrorResponse,
+}
+
+pub(crate) fn not_configured() -> Rejection {
+    tracing::error!(
+        "jwt-auth: a handler asked for claims on a route without the JwtAuth middleware; \
+         add the layer (axum) or wrap (actix-web) to this route"
+    );
+    let error = AuthError::new(AuthErrorKind::NotConfigured);
+    let response = error.response(None);
+    Rejection { error, response }
+}
+
+fn reject(auth: &Authentication, error: AuthError) -> Rejection {
+    let response = auth.authenticator.error_response(&error);
+    Rejection { error, response }
+}
+
+/// The logic behind every `Claims<T>` extractor: the claims, a 401 when the
+/// request was anonymous, a 500 (logged) when no middleware ran.
+#[allow(clippy::result_large_err)] // the refusal path; a response is built anyway
+pub fn required_claims<T: DeserializeOwned>(auth: Option<&Authentication>) -> Result<T, Rejection> {
+    let auth = auth.ok_or_else(not_configured)?;
+    match &auth.state {
+        State::Token(token) => token.claims().map_err(|e| reject(auth, e)),
+        State::Anonymous => Err(reject(auth, AuthError::new(AuthErrorKind::MissingToken))),
+    }
+}
+
+/// The logic behind every `Option<Claims<T>>` extractor: `None` when the
+/// request was anonymous, a 500 (logged) when no middleware ran.
+#[allow(clippy::result_large_err)] // the refusal path; a response is built anyway
+pub fn optional_claims<T: DeserializeOwned>(
+    auth: Option<&Authentication>,
+) -> Result<Option<T>, Rejection> {
+    let auth = auth.ok_or_else(not_configured)?;
+    match &auth.state {
+        State::Token(token) => token.claims().map(Some).map_err(|e| reject(auth, e)),
+        State::Anonymous => Ok(None),
+    }
+}
