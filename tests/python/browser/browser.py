@@ -62,8 +62,8 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 sys.path.insert(0, os.path.join(ROOT, "tests", "python", "pysupport"))
 
-from demo_support import (DemoProcess, ScenarioRun, Suite, compare, demo_arguments,
-                          error_of, http_request, kill_live, parse_demo_arguments, run_one,
+from demo_support import (DemoProcess, ScenarioRun, Suite, demo_arguments, error_of,
+                          http_request, kill_live, parse_demo_arguments, run_scenario,
                           skip_or_fail, unb64)
 
 BIN_DIR = os.path.join(ROOT, "target", "debug")
@@ -595,16 +595,6 @@ SCENARIOS = [
 DEMOS_RUN = DEMOS
 
 
-def run_scenario(suite, sid, name, fn, demos):
-    runs = []
-    for binary in demos:
-        run = Run(suite, f"{sid} {name}", binary)
-        run_one(run, fn, binary)
-        runs.append(run)
-    if len(runs) == 2 and (runs[0].answers or runs[1].answers):
-        compare(suite, f"{sid} {name}", runs[0], runs[1], demos)
-
-
 def main():
     global BIN_DIR, BROWSER, SCREENSHOT, DEMOS_RUN
     parser = demo_arguments(__doc__, BIN_DIR, DEMOS, "comma list of scenario ids (B1,...,B6)")
@@ -634,7 +624,8 @@ def main():
             try:
                 for sid, name, fn in SCENARIOS:
                     if not only or sid in only:
-                        run_scenario(suite, sid, name, fn, demos)
+                        run_scenario(suite, f"{sid} {name}", demos, fn, run_class=Run,
+                                     skip_silent=True)
             finally:
                 BROWSER.close()
     finally:

@@ -66,16 +66,12 @@ where the library must retry after use_dpop_nonce at both; a PS256 key without n
 node_modules are missing.
 """
 import hashlib
-import http.client
 import json
 import os
 import re
 import shutil
-import socket
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 import traceback
 import uuid
@@ -86,9 +82,11 @@ sys.path.insert(0, os.path.join(ROOT, "tests", "python", "pysupport"))
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from jwcrypto import jwk as jwcrypto_jwk
 
-from demo_support import (LIVE, Abort, Answer, DemoProcess, ScenarioRun, Suite, b64, compare,
-                          demo_arguments, error_of, forge, free_port, http_request, kill_live,
-                          parse_demo_arguments, run_one, skip_or_fail, stop_process)
+from demo_support import (Abort, DemoProcess, ScenarioRun, Suite, b64, compare, demo_arguments,
+                          error_of, forge, free_port, jwk_of, kill_live, parse_demo_arguments,
+                          raw_request, required_tool, run_one, run_scenario, run_until_exit)
+from services import (node_packages, rsa_private_jwk, run_node_client, start_provider,
+                      start_redis)
 
 DEMOS = ["axum-demo", "actix-demo"]
 BIN_DIR = os.path.join(ROOT, "target", "debug")
@@ -108,11 +106,6 @@ CLIENT_SECRET = "dpop-test-client-secret-not-a-secret"
 # ---------------------------------------------------------------------------------------
 # Keys, thumbprints, tokens, proofs
 
-def _num(n, size=None):
-    size = size or (n.bit_length() + 7) // 8
-    return b64(n.to_bytes(size, "big"))
-
-
 class ClientKey:
     """A client's key pair: its public JWK, RFC 7638 thumbprint, and proofs signed with it."""
 
@@ -122,27 +115,17 @@ class ClientKey:
             curve = {"P-256": ec.SECP256R1(), "P-384": ec.SECP384R1(), "P-521": ec.SECP521R1()}[kind]
             self.alg = {"P-256": "ES256", "P-384": "ES384", "P-521": "ES512"}[kind]
             self.private = ec.generate_private_key(curve)
-            pub = self.private.public_key().public_numbers()
-            size = (curve.key_size + 7) // 8
-            self.jwk = {"kty": "EC", "crv": kind, "x": _num(pub.x, size), "y": _num(pub.y, size)}
-            self.d = {"d": _num(self.private.private_numbers().private_value, size)}
         elif kind == "Ed25519":
             self.alg = "EdDSA"
             self.private = ed25519.Ed25519PrivateKey.generate()
-            from cryptography.hazmat.primitives import serialization as s
-            raw = self.private.public_key().public_bytes(s.Encoding.Raw, s.PublicFormat.Raw)
-            self.jwk = {"kty": "OKP", "crv": "Ed25519", "x": b64(raw)}
-            self.d = {"d": b64(self.private.private_bytes(s.Encoding.Raw, s.PrivateFormat.Raw,
-                                                          s.NoEncryption()))}
         elif kind in ("RS256", "PS256"):
             self.alg = kind
             self.private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-            pn = self.private.private_numbers()
-            self.jwk = {"kty": "RSA", "n": _num(pn.public_numbers.n), "e": _num(pn.public_numbers.e)}
-            self.d = {"d": _num(pn.d), "p": _num(pn.p), "q": _num(pn.q), "dp": _num(pn.dmp1),
-                      "dq": _num(pn.dmq1), "qi": _num(pn.iqmp)}
         else:
             raise ValueError(kind)
+        self.jwk = jwk_of(self.private)
+        self.d = {k: v for k, v in jwk_of(self.private, with_private=True).items()
+                  if k not in self.jwk}   # the private members
 
     @property
     def jkt(self):
@@ -203,25 +186,6 @@ def key(kind, name=None):
 
 # ---------------------------------------------------------------------------------------
 # HTTP and challenges
-
-def send(port, method, path, headers=()):
-    """One request to 127.0.0.1:port with `headers` as (name, value) pairs, repeats kept."""
-    start = time.monotonic()
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    try:
-        names = {k.lower() for k, _ in headers}
-        conn.putrequest(method, path, skip_host="host" in names, skip_accept_encoding=True)
-        for k, v in headers:
-            conn.putheader(k, v)
-        conn.endheaders()
-        r = conn.getresponse()
-        data = r.read().decode(errors="replace")
-        return Answer(r.status, list(r.getheaders()), data, elapsed=time.monotonic() - start)
-    except (OSError, http.client.HTTPException) as e:
-        return Answer(error=repr(e), elapsed=time.monotonic() - start)
-    finally:
-        conn.close()
-
 
 CHALLENGE_PART = re.compile(
     r"""[\s,]*([A-Za-z0-9!#$%&'*+.^_`|~-]+)(?:\s*=\s*("(?:[^"\\]|\\.)*"|[^\s,]+))?""")
@@ -314,7 +278,7 @@ class Demo(DemoProcess):
         if proof is not None:
             headers.append(("DPoP", proof))
         headers.extend(extra)
-        return send(self.port, method, path, headers)
+        return raw_request(self.port, method, path, headers)
 
 
 class Run(ScenarioRun):
@@ -527,9 +491,17 @@ def a3_nonce(run, binary):
                lambda a: a.status == 401, "401")
 
 
-def nonce_of(d, client, tok):
-    a = d.call(tok=tok, proof=client.proof(tok, f"{d.base}/me"))
-    return a, a.header("DPoP-Nonce")
+def first_nonce(run, d, name):
+    """(client key, a token bound to it, the nonce that `d`, called `name`, answers a proof
+    without a nonce with), both answers checked."""
+    client = key("P-256", "client")
+    bound = token(client.jkt)
+    run.secrets.append(bound)
+    a = d.call(tok=bound, proof=client.proof(bound, f"{d.base}/me"))
+    nonce = a.header("DPoP-Nonce")
+    run.expect(f"{name}: no nonce", a, use_nonce, "401 use_dpop_nonce with a nonce")
+    run.need(bool(nonce), f"a nonce from {name}")
+    return client, bound, nonce
 
 
 def a4_shared_secret(run, binary):
@@ -537,12 +509,7 @@ def a4_shared_secret(run, binary):
     env = dpop_env("allowed", JWT_DPOP_NONCE="1", JWT_DPOP_NONCE_SECRET=NONCE_SECRET)
     first, second = run.demo(binary, env), run.demo(binary, env)
     stranger = run.demo(binary, dict(env, JWT_DPOP_NONCE_SECRET=NONCE_SECRET + "-other"))
-    client = key("P-256", "client")
-    bound = token(client.jkt)
-    run.secrets.append(bound)
-    a, nonce = nonce_of(first, client, bound)
-    run.expect("instance 1: no nonce", a, use_nonce, "401 use_dpop_nonce with a nonce")
-    run.need(bool(nonce), "a nonce from instance 1")
+    client, bound, nonce = first_nonce(run, first, "instance 1")
     for name, d in (("instance 1", first), ("instance 2 (same secret)", second)):
         run.expect(f"{name}: instance 1's nonce",
                    d.call(tok=bound, proof=client.proof(bound, f"{d.base}/me", claims={"nonce": nonce})),
@@ -558,64 +525,9 @@ def a4_pair(run, first_binary, second_binary):
     """An axum-demo and an actix-demo sharing the nonce secret accept each other's nonces."""
     env = dpop_env("allowed", JWT_DPOP_NONCE="1", JWT_DPOP_NONCE_SECRET=NONCE_SECRET)
     x, y = run.demo(first_binary, env), run.demo(second_binary, env)
-    client = key("P-256", "client")
-    bound = token(client.jkt)
-    run.secrets.append(bound)
-    a, nonce = nonce_of(x, client, bound)
-    run.expect("X: no nonce", a, use_nonce, "401 use_dpop_nonce with a nonce")
-    run.need(bool(nonce), "a nonce from X")
+    client, bound, nonce = first_nonce(run, x, "X")
     run.expect("Y: X's nonce", y.call(tok=bound, proof=client.proof(bound, f"{y.base}/me", claims={"nonce": nonce})),
                lambda a: claims_ok(a, bound), "200 with the token's claims")
-
-
-class Redis:
-    """A real redis-server on 127.0.0.1:<free port>, no persistence (as in lifecycle.py)."""
-
-    def __init__(self, binary):
-        self.port = free_port()
-        self.dir = tempfile.mkdtemp(prefix="dpop-redis-")
-        self.lines = []
-        ready = threading.Event()
-        self.proc = subprocess.Popen(
-            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", self.dir],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=self.dir)
-        LIVE.append(self.proc)
-
-        def drain():
-            for line in self.proc.stdout:
-                self.lines.append(line.rstrip("\n"))
-                if "Ready to accept connections" in line:
-                    ready.set()
-            ready.set()
-
-        threading.Thread(target=drain, daemon=True).start()
-        if not ready.wait(15) or self.proc.poll() is not None:
-            self.stop()
-            raise RuntimeError(f"redis-server did not start: {' | '.join(self.lines[-8:])}")
-
-    @property
-    def url(self):
-        return f"redis://127.0.0.1:{self.port}/"
-
-    def ping(self):
-        try:
-            with socket.create_connection(("127.0.0.1", self.port), timeout=2) as s:
-                s.sendall(b"*1\r\n$4\r\nPING\r\n")
-                return s.recv(64).startswith(b"+PONG")
-        except OSError:
-            return False
-
-    def kill(self):
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-        if self.proc in LIVE:
-            LIVE.remove(self.proc)
-
-    def stop(self):
-        self.kill()
-        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 PUBLIC = "https://api.dpop.test"   # one JWT_PUBLIC_URL for a pair, so a proof fits both
@@ -716,33 +628,11 @@ def a7_public_url(run, binary):
                lambda a: a.status == 200, "200")
 
 
-def run_until_exit(bin_dir, binary, env):
-    """(exit code, or None if still running after EXIT_DEADLINE; the whole output)."""
-    path = os.path.join(bin_dir, binary)
-    if not os.path.exists(path):
-        raise Abort(f"{path} does not exist")
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("JWT_")}
-    full_env.update(env, DEMO_ADDR=f"127.0.0.1:{free_port()}", RUST_LOG="warn")
-    proc = subprocess.Popen([path], env=full_env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
-    LIVE.append(proc)
-    try:
-        out, _ = proc.communicate(timeout=EXIT_DEADLINE)
-        code = proc.returncode
-    except subprocess.TimeoutExpired:
-        stop_process(proc)
-        out, _ = proc.communicate()
-        code = None
-    finally:
-        stop_process(proc)
-    return code, (out or "").strip()
-
-
 def a8_bad_settings(run, binary):
     for variable, env in (("JWT_DPOP", dpop_env("sometimes")),
                           ("JWT_DPOP_NONCE", dpop_env("allowed", JWT_DPOP_NONCE="2")),
                           ("JWT_PUBLIC_URL", dpop_env("allowed", JWT_PUBLIC_URL="not a url"))):
-        code, out = run_until_exit(run.bin_dir, binary, env)
+        code, out = run_until_exit(run.bin_dir, binary, env, EXIT_DEADLINE, missing_error=Abort)
         run.answers[f"{variable}={env.get(variable)}"] = (code is None or code == 0,)
         run.check(code not in (0, None) and variable in out,
                   f"{variable}={env.get(variable)!r}: exits non-zero at start naming {variable}",
@@ -764,23 +654,16 @@ def part_a(suite, bin_dir, demos, only):
     for sid, title, fn in SINGLE:
         if only and sid not in only:
             continue
-        runs = []
-        for binary in demos:
-            run = Run(suite, f"{sid} {title}", binary, bin_dir)
-            run_one(run, fn, binary)
-            runs.append(run)
-        if len(runs) == 2:
-            compare(suite, f"{sid} {title}", runs[0], runs[1], demos)
+        run_scenario(suite, f"{sid} {title}", demos, fn, run_class=Run, run_args=(bin_dir,))
     if len(demos) == 2 and (not only or "A4" in only):
         pair(suite, bin_dir, demos, "A4", "axum-demo and actix-demo sharing the nonce secret", a4_pair)
     if len(demos) == 2 and (not only or "A5" in only):
         pair(suite, bin_dir, demos, "A5", "control: no Redis, each demo its own replay cache",
              a5_control_pair)
-        binary = shutil.which("redis-server")
-        if binary is None:
-            skip_or_fail(suite, "A5", "redis-server is not on PATH: the shared replay cache cannot be tested",
-                         "redis-server", "Install it (apt-get install redis-server) to run it.")
-        else:
+        binary = required_tool(suite, "A5", "redis-server",
+                               "redis-server is not on PATH: the shared replay cache cannot be tested",
+                               "Install it (apt-get install redis-server) to run it.")
+        if binary is not None:
             pair(suite, bin_dir, demos, "A5", "JWT_REDIS_URL: a replay refused across demos",
                  a5_redis_pair, redis_binary=binary)
 
@@ -792,13 +675,9 @@ def pair(suite, bin_dir, demos, sid, title, fn, redis_binary=None):
         run = Run(suite, f"{sid} {title}", f"X={x}, Y={y}", bin_dir)
         args = (x, y)
         if redis_binary:
-            try:
-                redis = Redis(redis_binary)
-            except RuntimeError as e:
-                run.check(False, "redis-server starts", repr(e))
+            redis = start_redis(run, redis_binary)
+            if redis is None:
                 continue
-            run.cleanup.append(redis.stop)
-            run.check(redis.ping(), f"redis-server ready on port {redis.port}")
             args = (x, y, redis)
         run_one(run, fn, *args)
         runs.append(run)
@@ -808,119 +687,6 @@ def pair(suite, bin_dir, demos, sid, title, fn, redis_binary=None):
 
 # ---------------------------------------------------------------------------------------
 # Part B: oidc-provider issues DPoP-bound tokens, oauth4webapi makes the proofs
-
-class Process:
-    """A child process whose stdout and stderr are drained into `lines` (last 200 kept)."""
-
-    def __init__(self, argv, env=None, on_stdout=None):
-        self.lines = []
-        self.proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, text=True)
-        LIVE.append(self.proc)
-        for stream, callback in ((self.proc.stdout, on_stdout), (self.proc.stderr, None)):
-            threading.Thread(target=self._drain, args=(stream, callback), daemon=True).start()
-
-    def _drain(self, stream, callback):
-        for line in stream:
-            line = line.rstrip("\n")
-            if callback is None or not callback(line):
-                self.lines.append(line)
-                del self.lines[:-200]
-
-    def tail(self, n=10):
-        return " | ".join(self.lines[-n:])
-
-    def stop(self):
-        stop_process(self.proc)
-
-
-def rsa_private_jwk(kid):
-    pn = rsa.generate_private_key(public_exponent=65537, key_size=2048).private_numbers()
-    return {"kty": "RSA", "kid": kid, "alg": "RS256", "use": "sig",
-            "n": _num(pn.public_numbers.n), "e": _num(pn.public_numbers.e), "d": _num(pn.d),
-            "p": _num(pn.p), "q": _num(pn.q), "dp": _num(pn.dmp1), "dq": _num(pn.dmq1),
-            "qi": _num(pn.iqmp)}
-
-
-def start_provider(node, workdir, resources, dpop):
-    """tests/oidc/provider.mjs with "dpop"; returns (process, issuer) once it printed it."""
-    config = os.path.join(workdir, f"provider-{uuid.uuid4().hex[:8]}.json")
-    with open(config, "w") as f:
-        json.dump({"port": 0, "jwks": {"keys": [rsa_private_jwk("dpop-test-rs256")]},
-                   "resources": {url: "RS256" for url in resources},
-                   "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, "dpop": dpop}, f)
-    found, ready = {}, threading.Event()
-
-    def on_stdout(line):
-        if "issuer" not in found:
-            try:
-                found["issuer"] = json.loads(line)["issuer"]
-                ready.set()
-                return True
-            except (ValueError, KeyError, TypeError):
-                pass
-        return False
-
-    provider = Process([node, os.path.join(OIDC_DIR, "provider.mjs"), config], on_stdout=on_stdout)
-    deadline = time.monotonic() + 30
-    while not ready.wait(0.05):
-        if provider.proc.poll() is not None or time.monotonic() > deadline:
-            provider.stop()
-            raise RuntimeError(f"the provider did not start: {provider.tail()}")
-    return provider, found["issuer"]
-
-
-def wait_keys_ready(demo, timeout=30):
-    deadline = time.monotonic() + timeout
-    while True:
-        a = http_request("GET", f"{demo.base}/health", timeout=2)
-        body = a.json()
-        if a.status == 200 and isinstance(body, dict) and body.get("keys_ready") is True:
-            return True
-        if demo.proc.poll() is not None or time.monotonic() > deadline:
-            raise Abort(f"{demo.binary} did not get its keys ({a!r}): {demo.tail()}")
-        time.sleep(0.05)
-
-
-def node_packages(suite, npm, directory, package):
-    """Runs `npm ci` in `directory` when its node_modules lacks `package`."""
-    if os.path.isdir(os.path.join(directory, "node_modules", package)):
-        return True
-    rel = os.path.relpath(directory, ROOT)
-    if npm is None:
-        return suite.check(False, f"{rel}/node_modules is missing and npm is not on PATH")
-    print(f"installing {rel} packages: npm ci --prefix {rel}", flush=True)
-    done = subprocess.run([npm, "ci", "--prefix", directory, "--no-audit", "--no-fund"],
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    return suite.check(done.returncode == 0, f"npm ci --prefix {rel}", done.stdout[-2000:])
-
-
-def run_client(run, node, workdir, config):
-    """node tests/dpop-client/client.mjs: one check per JSON line it prints."""
-    path = os.path.join(workdir, f"client-{uuid.uuid4().hex[:8]}.json")
-    with open(path, "w") as f:
-        json.dump(config, f)
-    try:
-        done = subprocess.run([node, os.path.join(CLIENT_DIR, "client.mjs"), path], cwd=ROOT,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=120)
-    except subprocess.TimeoutExpired as e:
-        run.check(False, "the DPoP client finished within 120 s", (e.stderr or "")[-2000:])
-        return
-    checks = 0
-    for line in done.stdout.splitlines():
-        try:
-            entry = json.loads(line)
-            name, ok = entry["check"], entry["ok"]
-        except (ValueError, KeyError, TypeError):
-            print(f"client: {line}", flush=True)
-            continue
-        checks += 1
-        run.answers[name] = ok
-        run.check(ok is True, f"oauth4webapi: {name}", entry.get("detail"))
-    if done.returncode != 0 or checks == 0:
-        run.check(False, f"the DPoP client exited {done.returncode} after {checks} checks",
-                  done.stderr[-2000:])
-
 
 VARIANTS = [
     # (name, the provider's "dpop", the demo's nonce, the demo's audience variable, the
@@ -932,45 +698,43 @@ VARIANTS = [
 ]
 
 
-def b_interop(run, node, workdir, binary, variant):
+def b_interop(run, binary, node, workdir, variant):
     name, provider_dpop, demo_nonce, audience_var, alg = variant
     port = free_port()
     resource = f"http://127.0.0.1:{port}/"
-    provider, issuer = start_provider(node, workdir, [resource], provider_dpop)
+    # tests/oidc/provider.mjs with "dpop" on
+    provider, issuer = start_provider(node, workdir, {
+        "port": 0, "jwks": {"keys": [rsa_private_jwk("dpop-test-rs256")]},
+        "resources": {resource: "RS256"}, "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET,
+        "dpop": provider_dpop})
     run.cleanup.append(provider.stop)
     env = {"JWT_OIDC_ISSUER": issuer, audience_var: resource, "JWT_DPOP": "required"}
     if demo_nonce:
         env["JWT_DPOP_NONCE"] = "1"
     d = run.demo(binary, env, port=port)
-    wait_keys_ready(d)
-    run_client(run, node, workdir, {"issuer": issuer, "client_id": CLIENT_ID,
-                                    "client_secret": CLIENT_SECRET, "resource": resource,
-                                    "url": f"{d.base}/me", "alg": alg, "demo_nonce": demo_nonce,
-                                    "provider_nonce": bool(isinstance(provider_dpop, dict)
-                                                           and provider_dpop.get("require_nonce"))})
+    if not d.wait_keys_ready(30):
+        raise Abort(f"{binary} did not get its keys: {d.tail()}")
+    config = {"issuer": issuer, "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET,
+              "resource": resource, "url": f"{d.base}/me", "alg": alg, "demo_nonce": demo_nonce,
+              "provider_nonce": bool(isinstance(provider_dpop, dict)
+                                     and provider_dpop.get("require_nonce"))}
+    # tests/dpop-client/client.mjs: one check per JSON line it prints
+    run.answers.update(run_node_client(run.check, node, os.path.join(CLIENT_DIR, "client.mjs"),
+                                       workdir, config, "the DPoP client", "oauth4webapi: "))
 
 
 def part_b(suite, bin_dir, demos):
-    node = shutil.which("node")
-    if node is None:
-        skip_or_fail(suite, "B", "node is not on PATH: the oidc-provider / oauth4webapi interop cannot run",
-                     "node", "Install Node.js >= 20.19 to run it.")
-        return
-    npm = shutil.which("npm")
-    if not (node_packages(suite, npm, OIDC_DIR, "oidc-provider")
-            and node_packages(suite, npm, CLIENT_DIR, "oauth4webapi")):
+    node = required_tool(suite, "B", "node",
+                         "node is not on PATH: the oidc-provider / oauth4webapi interop cannot run",
+                         "Install Node.js >= 20.19 to run it.")
+    if node is None or not node_packages(suite, (OIDC_DIR, "oidc-provider"),
+                                         (CLIENT_DIR, "oauth4webapi")):
         return
     workdir = tempfile.mkdtemp(prefix="dpop-interop-")
     try:
         for variant in VARIANTS:
-            title = f"B oidc-provider + oauth4webapi, {variant[0]}"
-            runs = []
-            for binary in demos:
-                run = Run(suite, title, binary, bin_dir)
-                run_one(run, b_interop, node, workdir, binary, variant)
-                runs.append(run)
-            if len(runs) == 2:
-                compare(suite, title, runs[0], runs[1], demos)
+            run_scenario(suite, f"B oidc-provider + oauth4webapi, {variant[0]}", demos, b_interop,
+                         node, workdir, variant, run_class=Run, run_args=(bin_dir,))
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 

@@ -63,7 +63,6 @@ import os
 import resource
 import selectors
 import socket
-import subprocess
 import sys
 import threading
 import time
@@ -74,10 +73,10 @@ sys.path.insert(0, os.path.join(ROOT, "tests", "python", "pysupport"))
 
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from demo_support import (LIVE, Answer, DemoProcess, ScenarioRun, Suite, b64, compare,
-                          demo_arguments, error_of, forge, free_port, is_invalid_token,
-                          is_unavailable, kill_live, parse_demo_arguments, private_key, run_one,
-                          stop_process, unb64)
+from demo_support import (DemoProcess, ScenarioRun, Suite, demo_arguments, error_of, forge,
+                          free_port, is_invalid_token, is_unavailable, jwk_of, kill_live,
+                          parse_demo_arguments, private_key, raw_request, run_scenario,
+                          run_until_exit, unb64)
 
 DEMOS = ["axum-demo", "actix-demo"]
 BIN_DIR = os.path.join(ROOT, "target", "debug")
@@ -112,21 +111,6 @@ def claims(**extra):
     return c
 
 
-def _int(n, size=None):
-    return b64(n.to_bytes(size or (n.bit_length() + 7) // 8, "big"))
-
-
-def jwk_of(private, kid):
-    """The public JWK of an RSA or P-256 `cryptography` private key."""
-    if isinstance(private, rsa.RSAPrivateKey):
-        pn = private.public_key().public_numbers()
-        return {"kty": "RSA", "n": _int(pn.n), "e": _int(pn.e), "kid": kid, "alg": "RS256",
-                "use": "sig"}
-    pn = private.public_key().public_numbers()
-    return {"kty": "EC", "crv": "P-256", "x": _int(pn.x, 32), "y": _int(pn.y, 32), "kid": kid,
-            "alg": "ES256", "use": "sig"}
-
-
 class Signer:
     """A private key with its kid: `jwks()` publishes it, `token()` signs with it."""
 
@@ -135,7 +119,8 @@ class Signer:
         self.alg = "RS256" if isinstance(private, rsa.RSAPrivateKey) else "ES256"
 
     def jwks(self):
-        return json.dumps({"keys": [jwk_of(self.private, self.kid)]}).encode()
+        jwk = dict(jwk_of(self.private), kid=self.kid, alg=self.alg, use="sig")
+        return json.dumps({"keys": [jwk]}).encode()
 
     def token(self, c=None):
         return forge({"alg": self.alg, "typ": "JWT", "kid": self.kid}, c or claims(), self.alg,
@@ -195,26 +180,6 @@ def strip_ansi(text):
 
 # ---------------------------------------------------------------------------------------
 # HTTP plumbing
-
-def send(port, method, path, headers=(), body=None, timeout=10):
-    """One request with `headers` as a list of (name, value), repeats allowed."""
-    start = time.monotonic()
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-    try:
-        conn.putrequest(method, path, skip_accept_encoding=True)
-        for k, v in headers:
-            conn.putheader(k, v)
-        if body is not None:
-            conn.putheader("Content-Length", str(len(body)))
-        conn.endheaders(body)
-        r = conn.getresponse()
-        data = r.read().decode(errors="replace")
-        return Answer(r.status, list(r.getheaders()), data, elapsed=time.monotonic() - start)
-    except (OSError, http.client.HTTPException) as e:
-        return Answer(error=repr(e), elapsed=time.monotonic() - start)
-    finally:
-        conn.close()
-
 
 def refresh_cookie(a):
     for k, v in a.headers:
@@ -289,14 +254,6 @@ JSON = {"Content-Type": "application/json"}
 # ---------------------------------------------------------------------------------------
 # Processes
 
-def demo_env(env):
-    full = {k: v for k, v in os.environ.items()
-            if not k.startswith("JWT_") and k != "DEMO_HEAD_TIMEOUT"}
-    full.setdefault("RUST_LOG", "warn")
-    full.update(env)
-    return full
-
-
 class Demo(DemoProcess):
     """A demo listening on 127.0.0.1; with `nofile`, started under that RLIMIT_NOFILE.
     A missing binary or a demo that does not start raises RuntimeError, which run_one
@@ -305,31 +262,11 @@ class Demo(DemoProcess):
     def __init__(self, binary, env, nofile=None):
         env = dict(env)
         env.setdefault("DEMO_HEAD_TIMEOUT", "30")   # not the caller's
-        if nofile is None:
-            super().__init__(BIN_DIR, binary, env)
-            return
-        # DemoProcess has no hook for preexec_fn: the same start, with the limit set in the
-        # child only (between fork and exec).
-        self.binary = binary
-        self.port = free_port()
-        full_env = demo_env(env)
-        full_env["DEMO_ADDR"] = f"127.0.0.1:{self.port}"
-        self.lines = []
-        self.banner = threading.Event()
-        path = os.path.join(BIN_DIR, binary)
-        if not os.path.exists(path):
-            raise RuntimeError(f"{path} does not exist (cargo build -p axum-demo -p actix-demo)")
 
-        def limit():
+        def limit():   # in the child only, between fork and exec
             resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
 
-        self.proc = subprocess.Popen([path], env=full_env, stdout=subprocess.PIPE,
-                                     stderr=subprocess.STDOUT, text=True, preexec_fn=limit)
-        LIVE.append(self.proc)
-        threading.Thread(target=self._drain, daemon=True).start()
-        if not self.banner.wait(30) or self.proc.poll() is not None:
-            self.stop()
-            raise RuntimeError(f"{binary} did not print 'listening on'; output: {self.tail()}")
+        super().__init__(BIN_DIR, binary, env, preexec_fn=None if nofile is None else limit)
 
     def get(self, path, token=None, headers=None, timeout=10):
         h = dict(headers or {})
@@ -339,20 +276,6 @@ class Demo(DemoProcess):
 
     def me(self, token):
         return self.get("/me", token)
-
-    def keys_ready(self):
-        body = self.get("/health").json()
-        return isinstance(body, dict) and body.get("keys_ready") is True
-
-    def wait_keys_ready(self, timeout=READY_DEADLINE):
-        """Polls /health until keys_ready is true or the deadline passes."""
-        deadline = time.monotonic() + timeout
-        while True:
-            if self.keys_ready():
-                return True
-            if time.monotonic() > deadline:
-                return False
-            time.sleep(0.05)
 
     def login(self):
         return self.request("POST", "/login", JSON, json.dumps(ALICE))
@@ -370,27 +293,13 @@ class Demo(DemoProcess):
         return strip_ansi("\n".join(self.lines))
 
 
-def run_until_exit(binary, env):
-    """Starts a demo that must refuse its configuration: (exit code, or None if it kept
-    running until EXIT_DEADLINE; its whole output)."""
-    path = os.path.join(BIN_DIR, binary)
-    if not os.path.exists(path):
-        raise RuntimeError(f"{path} does not exist (cargo build -p axum-demo -p actix-demo)")
-    full_env = demo_env(dict({"RUST_LOG": "info"}, **env))
-    full_env["DEMO_ADDR"] = f"127.0.0.1:{free_port()}"
-    proc = subprocess.Popen([path], env=full_env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
-    LIVE.append(proc)
-    try:
-        out, _ = proc.communicate(timeout=EXIT_DEADLINE)
-        code = proc.returncode
-    except subprocess.TimeoutExpired:
-        stop_process(proc)
-        out, _ = proc.communicate()
-        code = None
-    finally:
-        stop_process(proc)
-    return code, strip_ansi(out or "")
+def refused_start(binary, env):
+    """Starts a demo that must refuse its configuration (RUST_LOG=info unless `env` says,
+    no inherited DEMO_HEAD_TIMEOUT): (exit code, or None if it kept running until
+    EXIT_DEADLINE; its whole output, without colours)."""
+    code, out = run_until_exit(BIN_DIR, binary, dict({"RUST_LOG": "info"}, **env), EXIT_DEADLINE,
+                               drop=("DEMO_HEAD_TIMEOUT",))
+    return code, strip_ansi(out)
 
 
 # ---------------------------------------------------------------------------------------
@@ -492,7 +401,7 @@ def h1_login_content_type(run, binary):
     demo = run.demo(binary, {"JWT_SECRET": SECRET})
     body = json.dumps(ALICE).encode()
     for label, types, expected in LOGIN_CASES:
-        a = send(demo.port, "POST", "/login", [("Content-Type", t) for t in types], body)
+        a = raw_request(demo.port, "POST", "/login", [("Content-Type", t) for t in types], body)
         if expected == 200:
             b = a.json() or {}
             ok = (a.status == 200 and looks_like_jwt(b.get("access_token"))
@@ -520,7 +429,7 @@ def output_clean(run, what, text, must_show=None):
 
 
 def expect_refused(run, binary, label, env, variable):
-    code, out = run_until_exit(binary, env)
+    code, out = refused_start(binary, env)
     lines = [line for line in out.splitlines() if variable in line]
     run.answers[f"{label} exit"] = (code, lines[:1])
     run.check(code not in (None, 0) and "listening on" not in out,
@@ -618,7 +527,7 @@ def h3_out_of_range(run, binary):
             env["JWT_JWKS_URL"] = closed_port_url()
         else:
             env["JWT_SECRET"] = SECRET
-        code, out = run_until_exit(binary, env)
+        code, out = refused_start(binary, env)
         label = f"{variable}={value}"
         lines = [line for line in out.splitlines() if variable in line]
         run.answers[f"{label} exit"] = (code, lines[:1])
@@ -908,7 +817,7 @@ def h9_redirects(run, binary):
                         ("5 hops", "/hop/5")]:
         origin = run.server(origin_route)
         demo = run.demo(binary, {"JWT_JWKS_URL": f"{origin.base}{path}"})
-        run.check(demo.wait_keys_ready(), f"redirect {label}: followed, keys loaded "
+        run.check(demo.wait_keys_ready(READY_DEADLINE), f"redirect {label}: followed, keys loaded "
                                           f"(/health keys_ready)", origin.requests)
         c = claims()
         a = run.record(f"{label}: good token", demo.me(GOOD.token(c)))
@@ -934,16 +843,6 @@ SCENARIOS = [
 ]
 
 
-def run_scenario(suite, sid, name, fn, demos):
-    runs = []
-    for binary in demos:
-        run = Run(suite, f"{sid} {name}", binary)
-        run_one(run, fn, binary)
-        runs.append(run)
-    if len(runs) == 2 and (runs[0].answers or runs[1].answers):
-        compare(suite, f"{sid} {name}", runs[0], runs[1], demos)
-
-
 def main():
     global BIN_DIR
     parser = demo_arguments(__doc__, BIN_DIR, DEMOS, "comma list of scenario ids (H1,...,H9)")
@@ -953,7 +852,7 @@ def main():
     try:
         for sid, name, fn in SCENARIOS:
             if not only or sid in only:
-                run_scenario(suite, sid, name, fn, demos)
+                run_scenario(suite, f"{sid} {name}", demos, fn, run_class=Run, skip_silent=True)
     finally:
         kill_live()
     return suite.finish(f"hardening: {len(demos)} demos, {time.monotonic() - start:.0f}s")

@@ -43,11 +43,7 @@ S4 Redis (a redis-server started here on a free port), one axum-demo and one act
 """
 import json
 import os
-import shutil
-import socket
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 
@@ -57,10 +53,12 @@ sys.path.insert(0, os.path.join(ROOT, "tests", "python", "pysupport"))
 import jwt as pyjwt
 from cryptography.hazmat.primitives import serialization
 
-from demo_support import (KEYS, LIVE, Abort, DemoProcess, ScenarioRun, Suite, compare, error_of,
-                          demo_arguments, free_port, is_invalid_token, is_unavailable, kill_live,
-                          parse_demo_arguments, private_key, run_one, skip_or_fail, unb64)
+from demo_support import (KEYS, Abort, DemoProcess, ScenarioRun, Suite, compare, error_of,
+                          demo_arguments, is_invalid_token, is_unavailable, kill_live,
+                          parse_demo_arguments, private_key, required_tool, run_one, run_scenario,
+                          unb64)
 from demo_support import Answer as HttpAnswer
+from services import Redis, start_redis
 
 DEMOS = ["axum-demo", "actix-demo"]
 BIN_DIR = os.path.join(ROOT, "target", "debug")
@@ -175,77 +173,7 @@ def comparable(a, body="full"):
 
 
 # ---------------------------------------------------------------------------------------
-# Processes: redis-server and the demos
-
-class Redis:
-    """A real redis-server on 127.0.0.1:port, no persistence; can be killed and restarted."""
-
-    def __init__(self, binary, port=None):
-        self.binary = binary
-        self.port = port or free_port()
-        self.dir = tempfile.mkdtemp(prefix="lifecycle-redis-")
-        self.proc = None
-        self.lines = []
-        self.start()
-
-    @property
-    def url(self):
-        return f"redis://127.0.0.1:{self.port}/"
-
-    def start(self):
-        ready = threading.Event()
-        lines = self.lines = []
-        self.proc = subprocess.Popen(
-            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", self.dir],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=self.dir)
-        LIVE.append(self.proc)
-        proc = self.proc
-
-        def drain():
-            for line in proc.stdout:
-                lines.append(line.rstrip("\n"))
-                if "Ready to accept connections" in line:
-                    ready.set()
-            ready.set()
-
-        threading.Thread(target=drain, daemon=True).start()
-        if not ready.wait(15) or proc.poll() is not None:
-            self.kill()
-            raise RuntimeError(f"redis-server on port {self.port} did not start: "
-                               f"{' | '.join(lines[-8:])}")
-
-    def command(self, *args, timeout=2):
-        """Sends one command (RESP) and returns the raw first reply line, or None."""
-        payload = f"*{len(args)}\r\n" + "".join(f"${len(a.encode())}\r\n{a}\r\n" for a in args)
-        try:
-            with socket.create_connection(("127.0.0.1", self.port), timeout=timeout) as s:
-                s.sendall(payload.encode())
-                data = b""
-                while not data.endswith(b"\r\n"):
-                    chunk = s.recv(4096)
-                    if not chunk:
-                        break
-                    data += chunk
-                return data.decode(errors="replace").split("\r\n")[0]
-        except OSError:
-            return None
-
-    def ping(self):
-        return self.command("PING") == "+PONG"
-
-    def kill(self):
-        """SIGKILL, like a crash: no goodbye to the clients."""
-        if self.proc and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-        if self.proc in LIVE:
-            LIVE.remove(self.proc)
-
-    def stop(self):
-        self.kill()
-        shutil.rmtree(self.dir, ignore_errors=True)
-
+# Processes: the demos (redis-server: services.Redis)
 
 class Demo(DemoProcess):
     missing_error = Abort
@@ -806,22 +734,10 @@ SCENARIOS = [
 ]
 
 
-def run_scenario(suite, sid, name, fn, demos):
-    runs = []
-    for binary in demos:
-        run = Run(suite, f"{sid} {name}", binary)
-        run_one(run, fn, binary)
-        runs.append(run)
-    if len(runs) == 2:
-        compare(suite, f"{sid} {name}", runs[0], runs[1], demos)
-
-
 def redis_binary(suite):
-    binary = shutil.which("redis-server")
-    if binary is None:
-        skip_or_fail(suite, "S4", "redis-server is not on PATH: the Redis scenario (S4) cannot run",
-                     "redis-server", "Install it (apt-get install redis-server) to run it.")
-    return binary
+    return required_tool(suite, "S4", "redis-server",
+                         "redis-server is not on PATH: the Redis scenario (S4) cannot run",
+                         "Install it (apt-get install redis-server) to run it.")
 
 
 def run_redis(suite, demos):
@@ -832,13 +748,9 @@ def run_redis(suite, demos):
     runs = []
     for first, second in pairs:
         run = Run(suite, "S4 Redis", f"X={first} Y={second}")
-        try:
-            redis = Redis(binary)
-        except Exception as e:   # noqa: BLE001
-            run.check(False, "redis-server starts", repr(e))
+        redis = start_redis(run, binary)
+        if redis is None:
             continue
-        run.cleanup.append(redis.stop)
-        run.check(redis.ping(), f"redis-server ready on port {redis.port} (PING → PONG)")
         run_one(run, s4_redis_pair, redis, first, second)
         runs.append(run)
     if len(runs) == 2:
@@ -960,7 +872,7 @@ def main():
         else:
             for sid, name, fn in SCENARIOS:
                 if not only or sid in only:
-                    run_scenario(suite, sid, name, fn, demos)
+                    run_scenario(suite, f"{sid} {name}", demos, fn, run_class=Run)
             if not only or "S4" in only:
                 run_redis(suite, demos)
     finally:

@@ -47,20 +47,17 @@ import json
 import os
 import re
 import shutil
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 import traceback
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 sys.path.insert(0, os.path.join(ROOT, "tests", "python", "pysupport"))
 
-from cryptography.hazmat.primitives.asymmetric import rsa
-
-from demo_support import (LIVE, DemoProcess, ScenarioRun, Suite, b64, compare, forge, free_port,
-                          http_request, kill_live, run_one, skip_or_fail, stop_process)
+from demo_support import (DemoProcess, ScenarioRun, Suite, forge, free_port, kill_live,
+                          required_tool, run_scenario, run_until_exit)
+from services import node_packages, rsa_private_jwk, run_node_client, start_provider
 
 OIDC_DIR = os.path.join(ROOT, "tests", "oidc")
 MCP_DIR = os.path.join(ROOT, "tests", "mcp")
@@ -69,89 +66,13 @@ CLIENT_SECRET = "mcp-test-client-secret-not-a-secret"
 RESOURCE_SCOPE = "mcp api:read"
 
 
-def rsa_jwk(kid):
-    """A fresh RS256 private JWK for the provider to sign with."""
-    def num(n):
-        return b64(n.to_bytes((n.bit_length() + 7) // 8, "big"))
-    pn = rsa.generate_private_key(public_exponent=65537, key_size=2048).private_numbers()
-    return {"kty": "RSA", "kid": kid, "alg": "RS256", "use": "sig",
-            "n": num(pn.public_numbers.n), "e": num(pn.public_numbers.e), "d": num(pn.d),
-            "p": num(pn.p), "q": num(pn.q), "dp": num(pn.dmp1), "dq": num(pn.dmq1),
-            "qi": num(pn.iqmp)}
-
-
-class Process:
-    """A child process whose stdout and stderr are drained into `lines` (last 200 kept)."""
-
-    def __init__(self, argv, env=None, on_stdout=None):
-        self.lines = []
-        self.proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, text=True)
-        LIVE.append(self.proc)
-        for stream, callback in ((self.proc.stdout, on_stdout), (self.proc.stderr, None)):
-            threading.Thread(target=self._drain, args=(stream, callback), daemon=True).start()
-
-    def _drain(self, stream, callback):
-        for line in stream:
-            line = line.rstrip("\n")
-            if callback is None or not callback(line):
-                self.lines.append(line)
-                del self.lines[:-200]
-
-    def tail(self, n=10):
-        return " | ".join(self.lines[-n:])
-
-    def stop(self):
-        stop_process(self.proc)
-
-
-def start_provider(node, workdir, resources):
-    """tests/oidc/provider.mjs; returns (process, issuer) once it printed its issuer."""
-    config = os.path.join(workdir, "provider.json")
-    with open(config, "w") as f:
-        json.dump({"port": 0, "jwks": {"keys": [rsa_jwk("mcp-test-rs256")]},
-                   "resources": {url: {"alg": "RS256", "scope": RESOURCE_SCOPE} for url in resources},
-                   "scopes": ["mcp"], "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET}, f)
-    found = {}
-    ready = threading.Event()
-
-    def on_stdout(line):
-        if "issuer" not in found:
-            try:
-                found["issuer"] = json.loads(line)["issuer"]
-                ready.set()
-                return True
-            except (ValueError, KeyError, TypeError):
-                pass
-        return False
-
-    provider = Process([node, os.path.join(OIDC_DIR, "provider.mjs"), config], on_stdout=on_stdout)
-    deadline = time.monotonic() + 30
-    while not ready.wait(0.05):
-        if provider.proc.poll() is not None or time.monotonic() > deadline:
-            provider.stop()
-            raise RuntimeError(f"the provider did not start: {provider.tail()}")
-    return provider, found["issuer"]
-
-
 def start_demo(bin_dir, port, issuer):
     """mcp-demo on 127.0.0.1:port with JWT_OIDC_ISSUER; returns once /health says keys_ready."""
-    path = os.path.join(bin_dir, "mcp-demo")
-    if not os.path.exists(path):
-        raise RuntimeError(f"{path} does not exist (cargo build -p mcp-demo)")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("JWT_")}
-    env.update(DEMO_ADDR=f"127.0.0.1:{port}", JWT_OIDC_ISSUER=issuer, RUST_LOG="warn")
-    demo = Process([path], env=env)
-    deadline = time.monotonic() + 30
-    while True:
-        answer = http_request("GET", f"http://127.0.0.1:{port}/health", timeout=2)
-        body = answer.json()
-        if answer.status == 200 and isinstance(body, dict) and body.get("keys_ready") is True:
-            return demo
-        if demo.proc.poll() is not None or time.monotonic() > deadline:
-            demo.stop()
-            raise RuntimeError(f"mcp-demo did not get ready ({answer!r}): {demo.tail()}")
-        time.sleep(0.05)
+    demo = DemoProcess(bin_dir, "mcp-demo", {"JWT_OIDC_ISSUER": issuer}, port=port)
+    if not demo.wait_keys_ready(30):
+        demo.stop()
+        raise RuntimeError(f"mcp-demo did not get ready ({demo.health()[0]!r}): {demo.tail()}")
+    return demo
 
 
 # ---------------------------------------------------------------------------------------
@@ -318,7 +239,7 @@ def base_env(port, resource=None, **extra):
     return env
 
 
-def with_path(run, bin_dir, binary):
+def with_path(run, binary, bin_dir):
     """JWT_RESOURCE http://127.0.0.1:<port>/api, JWT_SCOPES_SUPPORTED; servers from JWT_ISSUER."""
     d = run.demo(bin_dir, binary, lambda port: base_env(port, "http://127.0.0.1:{port}/api",
                                                          JWT_SCOPES_SUPPORTED=SCOPES))
@@ -335,7 +256,7 @@ def with_path(run, bin_dir, binary):
     hostile(run, d, resource, paths, document, metadata_url)
 
 
-def trailing_slash(run, bin_dir, binary):
+def trailing_slash(run, binary, bin_dir):
     """JWT_RESOURCE http://127.0.0.1:<port>/api/ keeps its slash; JWT_AUTHORIZATION_SERVERS
     replaces the JWT_ISSUER default; no JWT_SCOPES_SUPPORTED, no scopes_supported."""
     d = run.demo(bin_dir, binary, lambda port: base_env(port, "http://127.0.0.1:{port}/api/",
@@ -352,7 +273,7 @@ def trailing_slash(run, bin_dir, binary):
     hostile(run, d, resource, paths, d.get(paths[0]).body, metadata_url)
 
 
-def without_resource(run, bin_dir, binary):
+def without_resource(run, binary, bin_dir):
     """No JWT_RESOURCE (JWT_AUTHORIZATION_SERVERS and JWT_SCOPES_SUPPORTED set alone): no
     resource_metadata anywhere, no document."""
     d = run.demo(bin_dir, binary, lambda port: base_env(port, JWT_AUTHORIZATION_SERVERS=SERVERS,
@@ -373,34 +294,13 @@ def without_resource(run, bin_dir, binary):
         run.check(a.status is not None and a.status != 200, f"GET {path}: not 200", a)
 
 
-def run_until_exit(bin_dir, binary, env):
-    """(exit code, or None if still running after EXIT_DEADLINE; the whole output)."""
-    path = os.path.join(bin_dir, binary)
-    if not os.path.exists(path):
-        raise RuntimeError(f"{path} does not exist (cargo build -p axum-demo -p actix-demo)")
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("JWT_")}
-    full_env.update(env, DEMO_ADDR=f"127.0.0.1:{free_port()}", RUST_LOG="warn")
-    proc = subprocess.Popen([path], env=full_env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
-    LIVE.append(proc)
-    try:
-        out, _ = proc.communicate(timeout=EXIT_DEADLINE)
-        code = proc.returncode
-    except subprocess.TimeoutExpired:
-        stop_process(proc)
-        out, _ = proc.communicate()
-        code = None
-    finally:
-        stop_process(proc)
-    return code, (out or "").strip()
-
-
-def invalid_resource(run, bin_dir, binary):
+def invalid_resource(run, binary, bin_dir):
     """A JWT_RESOURCE that is not a valid resource identifier stops the demo at start."""
     for why, resource in (("plain http off loopback", "http://example.com/api"),
                           ("a fragment", f"http://127.0.0.1:{free_port()}/api#section"),
                           ("https with a fragment", "https://api.example.com/#x")):
-        code, out = run_until_exit(bin_dir, binary, dict(base_env(0), JWT_RESOURCE=resource))
+        code, out = run_until_exit(bin_dir, binary, dict(base_env(0), JWT_RESOURCE=resource),
+                                   EXIT_DEADLINE)
         run.answers[f"JWT_RESOURCE with {why}"] = (code, re.sub(r":\d+/", ":<port>/", out))
         run.check(code not in (0, None) and "JWT_RESOURCE" in out,
                   f"JWT_RESOURCE={resource} ({why}): exits non-zero at start naming JWT_RESOURCE",
@@ -418,55 +318,11 @@ SCENARIOS = [
 def demos_part(suite, bin_dir):
     """The RFC 9728 block against axum-demo and actix-demo; then the two compared."""
     for title, fn in SCENARIOS:
-        runs = []
-        for binary in DEMOS:
-            run = Run(suite, title, binary)
-            run_one(run, fn, bin_dir, binary)
-            runs.append(run)
-        compare(suite, title, runs[0], runs[1], DEMOS)
+        run_scenario(suite, title, DEMOS, fn, bin_dir, run_class=Run)
 
 
 # ---------------------------------------------------------------------------------------
 # Part 2: mcp-demo, the TypeScript MCP SDK and oidc-provider
-
-def node_packages(suite, npm, directory, package):
-    """Runs `npm ci` in `directory` when its node_modules lacks `package`."""
-    if os.path.isdir(os.path.join(directory, "node_modules", package)):
-        return True
-    rel = os.path.relpath(directory, ROOT)
-    if npm is None:
-        return suite.check(False, f"{rel}/node_modules is missing and npm is not on PATH")
-    print(f"installing {rel} packages: npm ci --prefix {rel}", flush=True)
-    done = subprocess.run([npm, "ci", "--prefix", directory, "--no-audit", "--no-fund"],
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    return suite.check(done.returncode == 0, f"npm ci --prefix {rel}", done.stdout[-2000:])
-
-
-def run_client(suite, node, workdir, config):
-    """node tests/mcp/client.mjs: one check per JSON line it prints."""
-    path = os.path.join(workdir, "client.json")
-    with open(path, "w") as f:
-        json.dump(config, f)
-    try:
-        done = subprocess.run([node, os.path.join(MCP_DIR, "client.mjs"), path], cwd=ROOT,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=120)
-    except subprocess.TimeoutExpired as e:
-        suite.check(False, "[mcp-demo] the MCP client finished within 120 s", (e.stderr or "")[-2000:])
-        return
-    checks = 0
-    for line in done.stdout.splitlines():
-        try:
-            entry = json.loads(line)
-            name, ok = entry["check"], entry["ok"]
-        except (ValueError, KeyError, TypeError):
-            print(f"client: {line}", flush=True)
-            continue
-        checks += 1
-        suite.check(ok is True, f"[mcp-demo] {name}", entry.get("detail"))
-    if done.returncode != 0 or checks == 0:
-        suite.check(False, f"[mcp-demo] the MCP client exited {done.returncode} after {checks} checks",
-                    done.stderr[-2000:])
-
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -479,14 +335,11 @@ def main():
         demos_part(suite, bin_dir)
     finally:
         kill_live()
-    node = shutil.which("node")
+    node = required_tool(suite, "mcp", "node", "node is not on PATH: the MCP client suite cannot run",
+                         "Install Node.js >= 20 to run it.")
     if node is None:
-        skip_or_fail(suite, "mcp", "node is not on PATH: the MCP client suite cannot run",
-                     "node", "Install Node.js >= 20 to run it.")
         return suite.finish("mcp client: axum-demo, actix-demo; mcp-demo skipped")
-    npm = shutil.which("npm")
-    if not (node_packages(suite, npm, OIDC_DIR, "oidc-provider")
-            and node_packages(suite, npm, MCP_DIR, "@modelcontextprotocol/sdk")):
+    if not node_packages(suite, (OIDC_DIR, "oidc-provider"), (MCP_DIR, "@modelcontextprotocol/sdk")):
         return suite.finish("mcp client: axum-demo, actix-demo; mcp-demo: node packages missing")
 
     workdir = tempfile.mkdtemp(prefix="mcp-client-")
@@ -495,14 +348,20 @@ def main():
         port = free_port()
         server = f"http://127.0.0.1:{port}/mcp"
         other = f"http://127.0.0.1:{port}/other"
-        provider, issuer = start_provider(node, workdir, [server, other])
+        provider, issuer = start_provider(node, workdir, {
+            "port": 0, "jwks": {"keys": [rsa_private_jwk("mcp-test-rs256")]},
+            "resources": {url: {"alg": "RS256", "scope": RESOURCE_SCOPE} for url in (server, other)},
+            "scopes": ["mcp"], "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET})
         started.append(provider)
         suite.check(True, f"provider {issuer} started")
         started.append(start_demo(bin_dir, port, issuer))
         suite.check(True, f"mcp-demo ready at {server}")
-        run_client(suite, node, workdir, {"server": server, "issuer": issuer,
-                                          "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET,
-                                          "other_resource": other})
+        # tests/mcp/client.mjs: one check per JSON line it prints
+        run_node_client(lambda ok, text, detail=None: suite.check(ok, f"[mcp-demo] {text}", detail),
+                        node, os.path.join(MCP_DIR, "client.mjs"), workdir,
+                        {"server": server, "issuer": issuer, "client_id": CLIENT_ID,
+                         "client_secret": CLIENT_SECRET, "other_resource": other},
+                        "the MCP client")
     except Exception:   # noqa: BLE001 - a broken setup is a failure, not a crash
         suite.check(False, "mcp client suite", traceback.format_exc().strip().replace("\n", " | "))
     finally:

@@ -1,17 +1,23 @@
 """Helpers shared by the black-box Python suites that run the demo binaries.
 
-Used by tests/python/interop/interop.py, tests/python/remote/remote_keys.py and
-tests/python/lifecycle/lifecycle.py, which put this folder on sys.path before importing it.
+Used by every suite under tests/python/ (interop, remote, mcp, lifecycle, hardening, dpop,
+browser), which put this folder on sys.path before importing it; the programs they run
+beside the demos (redis-server, the OpenID Provider, npm) are in services.py.
 Plain stdlib plus `cryptography`; only 127.0.0.1 is used.
 
-- JOSE: b64 / unb64 (base64url without padding), raw_sign, forge, override, make_claims.
+- JOSE: b64 / unb64 (base64url without padding), b64_int, raw_sign, forge, override,
+  make_claims, jwk_of (the JWK of a `cryptography` key, public or private).
 - Key fixtures in tests/keys: read_key, private_key.
-- HTTP: free_port, Answer, http_request, error_of, is_invalid_token, is_unavailable.
+- HTTP: free_port, Answer, http_request, raw_request (headers in order, repeats kept),
+  error_of, is_invalid_token, is_unavailable.
 - Processes: LIVE, stop_process, kill_live, DemoProcess (a demo binary started on a free
-  port, waited for until it prints "listening on", its output drained).
+  port, waited for until it prints "listening on", its output drained; health(),
+  wait_keys_ready()), run_until_exit (a demo that must refuse its configuration).
 - Command line: demo_arguments, parse_demo_arguments ([BIN_DIR] [--only ...] [--demos ...]).
 - Reporting: Abort, Suite (PASS/FAIL/SKIP lines, finish(): the final "N passed, N failed"),
-  ScenarioRun, run_one, compare, skip_or_fail (SKIP, or FAIL when CI=true).
+  ScenarioRun, run_one, run_scenario (one run per demo, then the two compared), compare,
+  skip_or_fail (SKIP, or FAIL when CI=true), required_tool (a program on PATH, or
+  skip_or_fail).
 """
 import argparse
 import base64
@@ -20,6 +26,7 @@ import hmac
 import http.client
 import json
 import os
+import shutil
 import socket
 import subprocess
 import threading
@@ -28,7 +35,7 @@ import traceback
 import urllib.parse
 
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, padding
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
@@ -50,6 +57,12 @@ def b64(data):
 
 def unb64(text):
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def b64_int(n, size=None):
+    """base64url of an unsigned integer, big-endian, in `size` bytes (default: as few as
+    it takes), as JWK members are written."""
+    return b64(n.to_bytes(size or (n.bit_length() + 7) // 8, "big"))
 
 
 def raw_sign(alg, key, signing_input):
@@ -98,6 +111,40 @@ def make_claims(issuer, audience, **extra):
     c = {"sub": "alice", "iss": issuer, "aud": audience, "iat": now, "exp": now + 600,
          "roles": ["user"]}
     return override(c, extra)
+
+
+CURVES = {"secp256r1": ("P-256", 32), "secp384r1": ("P-384", 48), "secp521r1": ("P-521", 66)}
+
+
+def jwk_of(private, with_private=False):
+    """The JWK (RFC 7517/7518) of a `cryptography` RSA, EC or Ed25519 private key: its public
+    members only (kty, then crv, x, y / n, e), or with the private ones too; no kid, alg or
+    use."""
+    if isinstance(private, rsa.RSAPrivateKey):
+        pn = private.private_numbers()
+        jwk = {"kty": "RSA", "n": b64_int(pn.public_numbers.n), "e": b64_int(pn.public_numbers.e)}
+        if with_private:
+            jwk.update(d=b64_int(pn.d), p=b64_int(pn.p), q=b64_int(pn.q), dp=b64_int(pn.dmp1),
+                       dq=b64_int(pn.dmq1), qi=b64_int(pn.iqmp))
+        return jwk
+    if isinstance(private, ec.EllipticCurvePrivateKey):
+        crv, size = CURVES[private.curve.name]
+        pn = private.private_numbers()
+        jwk = {"kty": "EC", "crv": crv, "x": b64_int(pn.public_numbers.x, size),
+               "y": b64_int(pn.public_numbers.y, size)}
+        if with_private:
+            jwk["d"] = b64_int(pn.private_value, size)
+        return jwk
+    if isinstance(private, ed25519.Ed25519PrivateKey):
+        raw_pub = private.public_key().public_bytes(serialization.Encoding.Raw,
+                                                    serialization.PublicFormat.Raw)
+        jwk = {"kty": "OKP", "crv": "Ed25519", "x": b64(raw_pub)}
+        if with_private:
+            jwk["d"] = b64(private.private_bytes(serialization.Encoding.Raw,
+                                                 serialization.PrivateFormat.Raw,
+                                                 serialization.NoEncryption()))
+        return jwk
+    raise TypeError(type(private))
 
 
 # ---------------------------------------------------------------------------------------
@@ -151,16 +198,13 @@ class Answer:
         return f"<{self.status} www={self.www!r} body={body} {self.elapsed:.2f}s>"
 
 
-def http_request(method, url, headers=None, body=None, timeout=10, answer_class=Answer):
-    """One request on a fresh connection; an error (refused, timeout) is an Answer too."""
-    parts = urllib.parse.urlsplit(url)
-    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+def _exchange(host, port, timeout, answer_class, send):
+    """send(conn) on a fresh connection, then its answer; an error (refused, timeout) is an
+    Answer too."""
     start = time.monotonic()
-    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
+    conn = http.client.HTTPConnection(host, port, timeout=timeout)
     try:
-        if isinstance(body, str):
-            body = body.encode()
-        conn.request(method, target, body=body, headers=headers or {})
+        send(conn)
         r = conn.getresponse()
         data = r.read().decode(errors="replace")
         return answer_class(r.status, list(r.getheaders()), data, elapsed=time.monotonic() - start)
@@ -168,6 +212,32 @@ def http_request(method, url, headers=None, body=None, timeout=10, answer_class=
         return answer_class(error=repr(e), elapsed=time.monotonic() - start)
     finally:
         conn.close()
+
+
+def http_request(method, url, headers=None, body=None, timeout=10, answer_class=Answer):
+    """One request on a fresh connection; an error (refused, timeout) is an Answer too."""
+    parts = urllib.parse.urlsplit(url)
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    if isinstance(body, str):
+        body = body.encode()
+    return _exchange(parts.hostname, parts.port, timeout, answer_class,
+                     lambda conn: conn.request(method, target, body=body, headers=headers or {}))
+
+
+def raw_request(port, method, path, headers=(), body=None, timeout=10, answer_class=Answer):
+    """One request to 127.0.0.1:port with `headers` as (name, value) pairs, sent in order
+    with repeats kept (two Content-Type or DPoP headers, say). A Host header given replaces
+    http.client's own; no Accept-Encoding is added; Content-Length only with a body."""
+    def send(conn):
+        names = {k.lower() for k, _ in headers}
+        conn.putrequest(method, path, skip_host="host" in names, skip_accept_encoding=True)
+        for k, v in headers:
+            conn.putheader(k, v)
+        if body is not None:
+            conn.putheader("Content-Length", str(len(body)))
+        conn.endheaders(body)
+
+    return _exchange("127.0.0.1", port, timeout, answer_class, send)
 
 
 def error_of(a):
@@ -211,7 +281,7 @@ def kill_live():
 
 class DemoProcess:
     """A demo binary listening on 127.0.0.1:<free port> (or `port`), with `env` and no
-    inherited JWT_*.
+    inherited JWT_*; `preexec_fn` runs in the child before exec (a resource limit, say).
 
     Subclasses choose what a missing binary (missing_error) or a demo that never prints
     its banner (start_error) raises, whether RUST_LOG=warn overrides the caller's
@@ -222,7 +292,7 @@ class DemoProcess:
     force_rust_log = False
     answer_class = Answer
 
-    def __init__(self, bin_dir, binary, env, port=None):
+    def __init__(self, bin_dir, binary, env, port=None, preexec_fn=None):
         self.binary = binary
         self.port = port or free_port()   # a caller that must know it first passes free_port()
         full_env = {k: v for k, v in os.environ.items() if not k.startswith("JWT_")}
@@ -236,9 +306,9 @@ class DemoProcess:
         self.banner = threading.Event()
         path = os.path.join(bin_dir, binary)
         if not os.path.exists(path):
-            raise self.missing_error(f"{path} does not exist (cargo build -p axum-demo -p actix-demo)")
+            raise self.missing_error(f"{path} does not exist (cargo build -p {binary})")
         self.proc = subprocess.Popen([path], env=full_env, stdout=subprocess.PIPE,
-                                     stderr=subprocess.STDOUT, text=True)
+                                     stderr=subprocess.STDOUT, text=True, preexec_fn=preexec_fn)
         LIVE.append(self.proc)
         threading.Thread(target=self._drain, daemon=True).start()
         # The demo prints its banner once the socket is bound: wait for that line.
@@ -261,8 +331,56 @@ class DemoProcess:
         return http_request(method, f"http://127.0.0.1:{self.port}{path}", headers, body, timeout,
                             answer_class=self.answer_class)
 
+    def health(self):
+        """GET /health: (the answer, its keys_ready: True, False or None)."""
+        a = self.request("GET", "/health")
+        body = a.json()
+        return a, (body.get("keys_ready") if isinstance(body, dict) else None)
+
+    def keys_ready(self):
+        return self.health()[1] is True
+
+    def wait_keys_ready(self, timeout, interval=0.05):
+        """Polls /health until keys_ready is true (True), or until `timeout` s have passed
+        or the demo has exited (False)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.keys_ready():
+                return True
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                return False
+            time.sleep(interval)
+
     def stop(self):
         stop_process(self.proc)
+
+
+def run_until_exit(bin_dir, binary, env, deadline, missing_error=RuntimeError, drop=()):
+    """Starts a demo that must refuse its configuration and waits for it to exit: (exit
+    code, or None if it was still running after `deadline` s; its whole output, stripped).
+
+    Its environment: this process's without JWT_* and the names in `drop`, RUST_LOG=warn,
+    then `env`, and DEMO_ADDR = a free port of 127.0.0.1."""
+    path = os.path.join(bin_dir, binary)
+    if not os.path.exists(path):
+        raise missing_error(f"{path} does not exist (cargo build -p {binary})")
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("JWT_") and k not in drop}
+    full_env["RUST_LOG"] = "warn"
+    full_env.update(env)
+    full_env["DEMO_ADDR"] = f"127.0.0.1:{free_port()}"
+    proc = subprocess.Popen([path], env=full_env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    LIVE.append(proc)
+    try:
+        out, _ = proc.communicate(timeout=deadline)
+        code = proc.returncode
+    except subprocess.TimeoutExpired:
+        stop_process(proc)
+        out, _ = proc.communicate()
+        code = None
+    finally:
+        stop_process(proc)
+    return code, (out or "").strip()
 
 
 # ---------------------------------------------------------------------------------------
@@ -337,6 +455,21 @@ def run_one(run, fn, *args):
         run.close()
 
 
+def run_scenario(suite, title, demos, fn, *args, run_class=ScenarioRun, run_args=(),
+                 skip_silent=False):
+    """fn(run, binary, *args) once per demo, each with its own run_class(suite, title, binary,
+    *run_args); with two demos, their answers are then compared (unless skip_silent and
+    neither recorded any). Returns the runs."""
+    runs = []
+    for binary in demos:
+        run = run_class(suite, title, binary, *run_args)
+        run_one(run, fn, binary, *args)
+        runs.append(run)
+    if len(runs) == 2 and not (skip_silent and not (runs[0].answers or runs[1].answers)):
+        compare(suite, title, runs[0], runs[1], demos)
+    return runs
+
+
 def compare(suite, title, first, second, names):
     """Checks that two runs answered identically wherever they recorded the same label."""
     common = [label for label in first.answers if label in second.answers]
@@ -356,6 +489,14 @@ def skip_or_fail(suite, part, message, tool, advice):
         print(f"SKIPPED: {message}. {advice}", flush=True)
         print("!" * 78, flush=True)
         suite.skip(f"{part}: {message}")
+
+
+def required_tool(suite, part, tool, message, advice):
+    """The path of `tool` on PATH; None, after skip_or_fail, when it is not there."""
+    path = shutil.which(tool)
+    if path is None:
+        skip_or_fail(suite, part, message, tool, advice)
+    return path
 
 
 # ---------------------------------------------------------------------------------------

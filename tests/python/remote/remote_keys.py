@@ -54,7 +54,6 @@ import http.server
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import threading
@@ -71,14 +70,14 @@ sys.path.insert(0, os.path.join(ROOT, "tests", "python", "pysupport"))
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
-from demo_support import (LIVE, Abort, Answer, DemoProcess, ScenarioRun, Suite, b64, compare,
-                          demo_arguments, forge, free_port, http_request, is_unavailable, kill_live,
-                          make_claims, override, parse_demo_arguments, run_one, skip_or_fail,
-                          stop_process, unb64)
+from demo_support import (Abort, Answer, DemoProcess, ScenarioRun, Suite, b64, demo_arguments,
+                          forge, free_port, http_request, is_unavailable, jwk_of, kill_live,
+                          make_claims, override, parse_demo_arguments, required_tool,
+                          run_scenario, unb64)
 from demo_support import is_invalid_token as invalid_token_answer
+from services import node_packages, start_provider
 
 OIDC_DIR = os.path.join(ROOT, "tests", "oidc")
-PROVIDER_JS = os.path.join(OIDC_DIR, "provider.mjs")
 DEMOS = ["axum-demo", "actix-demo"]
 ISSUER = "https://jwks-issuer.test"      # JWT_ISSUER for the A scenarios
 AUDIENCE = "remote-api"                  # JWT_AUDIENCE for the A scenarios
@@ -90,46 +89,10 @@ BIN_DIR = os.path.join(ROOT, "target", "debug")
 
 
 # ---------------------------------------------------------------------------------------
-# JOSE helpers (b64, forge, ... are in tests/python/pysupport/demo_support.py), plus JWK export
+# JOSE helpers (b64, forge, jwk_of, ... are in tests/python/pysupport/demo_support.py)
 
 def decode_part(token, index):
     return json.loads(unb64(token.split(".")[index]))
-
-
-def _int(n, size=None):
-    return b64(n.to_bytes(size or (n.bit_length() + 7) // 8, "big"))
-
-
-CURVES = {"secp256r1": ("P-256", 32), "secp384r1": ("P-384", 48)}
-
-
-def jwk_of(private, with_private=False):
-    """The JWK (RFC 7517/7518) of a `cryptography` private key, public part by default."""
-    if isinstance(private, rsa.RSAPrivateKey):
-        pn = private.private_numbers()
-        jwk = {"kty": "RSA", "n": _int(pn.public_numbers.n), "e": _int(pn.public_numbers.e)}
-        if with_private:
-            jwk.update(d=_int(pn.d), p=_int(pn.p), q=_int(pn.q), dp=_int(pn.dmp1),
-                       dq=_int(pn.dmq1), qi=_int(pn.iqmp))
-        return jwk
-    if isinstance(private, ec.EllipticCurvePrivateKey):
-        crv, size = CURVES[private.curve.name]
-        pn = private.private_numbers()
-        jwk = {"kty": "EC", "crv": crv, "x": _int(pn.public_numbers.x, size),
-               "y": _int(pn.public_numbers.y, size)}
-        if with_private:
-            jwk["d"] = _int(pn.private_value, size)
-        return jwk
-    if isinstance(private, ed25519.Ed25519PrivateKey):
-        raw_pub = private.public_key().public_bytes(serialization.Encoding.Raw,
-                                                    serialization.PublicFormat.Raw)
-        jwk = {"kty": "OKP", "crv": "Ed25519", "x": b64(raw_pub)}
-        if with_private:
-            jwk["d"] = b64(private.private_bytes(serialization.Encoding.Raw,
-                                                 serialization.PrivateFormat.Raw,
-                                                 serialization.NoEncryption()))
-        return jwk
-    raise TypeError(type(private))
 
 
 class Key:
@@ -326,19 +289,9 @@ class Demo(DemoProcess):
     def me(self, token, timeout=10):
         return self.get("/me", {"Authorization": f"Bearer {token}"}, timeout)
 
-    def health(self):
-        a = self.get("/health")
-        body = a.json()
-        return a, (body.get("keys_ready") if isinstance(body, dict) else None)
-
     def wait_keys_ready(self, timeout):
         """Polls /health briefly: keys_ready flips just after the fetch that loads them."""
-        deadline = time.monotonic() + timeout
-        while True:
-            _, ready = self.health()
-            if ready is True or time.monotonic() > deadline:
-                return ready is True
-            time.sleep(0.02)
+        return super().wait_keys_ready(timeout, interval=0.02)
 
 
 CLIENT_ID = "remote-keys-test"
@@ -359,48 +312,28 @@ class Provider:
         self.name = name
         self.keys = {k.alg: k for k in keys}
         self.dir = tempfile.mkdtemp(prefix="remote-keys-op-")
-        self.config = os.path.join(self.dir, "provider.json")
-        with open(self.config, "w") as f:
-            json.dump({"port": 0, "jwks": {"keys": [k.jwk(with_private=True) for k in keys]},
-                       "resources": RESOURCES, "client_id": CLIENT_ID,
-                       "client_secret": CLIENT_SECRET}, f)
         self.cond = threading.Condition()
         self.counts = collections.Counter()     # from the provider's stderr request log
-        self.log = []
-        self.issuer = None
-        ready = threading.Event()
-        self.proc = subprocess.Popen([node, PROVIDER_JS, self.config], stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, text=True, cwd=ROOT)
-        LIVE.append(self.proc)
 
-        def read_stdout():
-            for line in self.proc.stdout:
-                if self.issuer is None:
-                    try:
-                        self.issuer = json.loads(line)["issuer"]
-                    except (ValueError, KeyError, TypeError):
-                        self.log.append(line.rstrip("\n"))
-                        continue
-                    ready.set()
-            ready.set()
+        def count_request(line):
+            try:
+                key = json.loads(line)["request"]
+            except (ValueError, KeyError, TypeError):
+                return False   # kept in the process's lines
+            with self.cond:
+                self.counts[key] += 1
+                self.cond.notify_all()
+            return True
 
-        def read_stderr():
-            for line in self.proc.stderr:
-                try:
-                    entry = json.loads(line)
-                    key = entry["request"]
-                except (ValueError, KeyError, TypeError):
-                    self.log.append(line.rstrip("\n"))
-                    continue
-                with self.cond:
-                    self.counts[key] += 1
-                    self.cond.notify_all()
-
-        threading.Thread(target=read_stdout, daemon=True).start()
-        threading.Thread(target=read_stderr, daemon=True).start()
-        if not ready.wait(30) or self.issuer is None:
-            self.stop()
-            raise RuntimeError(f"provider {name} did not start: {' | '.join(self.log[-10:])}")
+        try:
+            self.process, self.issuer = start_provider(
+                node, self.dir, {"port": 0, "jwks": {"keys": [k.jwk(with_private=True) for k in keys]},
+                                 "resources": RESOURCES, "client_id": CLIENT_ID,
+                                 "client_secret": CLIENT_SECRET},
+                on_stderr=count_request)
+        except RuntimeError as e:
+            shutil.rmtree(self.dir, ignore_errors=True)
+            raise RuntimeError(f"provider {name}: {e}") from e
         meta = json.loads(http_request("GET", self.issuer + DISCOVERY).body)
         self.token_endpoint = meta["token_endpoint"]
         self.jwks_path = "GET " + urllib.parse.urlsplit(meta["jwks_uri"]).path
@@ -443,7 +376,7 @@ class Provider:
         return token, decode_part(token, 0), decode_part(token, 1)
 
     def stop(self):
-        stop_process(self.proc)
+        self.process.stop()
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
@@ -920,33 +853,19 @@ B_SCENARIOS = [
 ]
 
 
-def run_scenario(suite, sid, name, fn, demos, *args):
-    runs = {}
-    for binary in demos:
-        run = Run(suite, f"{sid} {name}", binary)
-        run_one(run, fn, *args)
-        runs[binary] = run
-    if len(demos) == 2:
-        compare(suite, f"{sid} {name}", runs[demos[0]], runs[demos[1]], demos)
+def scenario(suite, sid, name, fn, demos, *args):
+    """fn(run, *args) on each demo (Run.demo starts the run's own), then the two compared."""
+    run_scenario(suite, f"{sid} {name}", demos, lambda run, _binary, *a: fn(run, *a), *args,
+                 run_class=Run)
 
 
 def oidc_node(suite):
     """The node binary, with tests/oidc's packages installed; None when B must be skipped."""
-    node = shutil.which("node")
-    if node is None:
-        skip_or_fail(suite, "B", "node is not on PATH: the OpenID Provider scenarios (B) cannot run",
-                     "node", "Install Node.js >= 20 to run them.")
+    node = required_tool(suite, "B", "node",
+                         "node is not on PATH: the OpenID Provider scenarios (B) cannot run",
+                         "Install Node.js >= 20 to run them.")
+    if node is None or not node_packages(suite, (OIDC_DIR, "oidc-provider"), prefix="B: "):
         return None
-    if not os.path.isdir(os.path.join(OIDC_DIR, "node_modules", "oidc-provider")):
-        npm = shutil.which("npm")
-        if npm is None:
-            suite.check(False, "B: tests/oidc/node_modules is missing and npm is not on PATH")
-            return None
-        print("installing tests/oidc packages: npm ci --prefix tests/oidc", flush=True)
-        done = subprocess.run([npm, "ci", "--prefix", OIDC_DIR, "--no-audit", "--no-fund"],
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        if not suite.check(done.returncode == 0, "B: npm ci --prefix tests/oidc", done.stdout[-2000:]):
-            return None
     return node
 
 
@@ -965,7 +884,7 @@ def main():
         if a_list:
             keys = KeySet()
             for sid, name, fn in a_list:
-                run_scenario(suite, sid, name, fn, demos, keys)
+                scenario(suite, sid, name, fn, demos, keys)
         b_list = [s for s in B_SCENARIOS if wanted(s[0])]
         node = oidc_node(suite) if b_list else None
         if node:
@@ -980,7 +899,7 @@ def main():
                 P1, P2 = providers
                 suite.check(True, f"providers P1 {P1.issuer} and P2 {P2.issuer} started")
                 for sid, name, fn in b_list:
-                    run_scenario(suite, sid, name, fn, demos, P1, P2, stranger)
+                    scenario(suite, sid, name, fn, demos, P1, P2, stranger)
             except Exception:   # noqa: BLE001
                 suite.check(False, "B: the OpenID Providers", traceback.format_exc().strip().replace("\n", " | "))
             finally:
