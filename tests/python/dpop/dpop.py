@@ -83,8 +83,9 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from jwcrypto import jwk as jwcrypto_jwk
 
 from demo_support import (Abort, DemoProcess, ScenarioRun, Suite, b64, compare, demo_arguments,
-                          error_of, forge, free_port, jwk_of, kill_live, parse_demo_arguments,
-                          raw_request, required_tool, run_one, run_scenario, run_until_exit)
+                          error_of, forge, free_port, json_or_text, jwk_of, kill_live, override,
+                          parse_demo_arguments, raw_request, required_tool, run_one, run_scenario,
+                          run_until_exit)
 from services import (node_packages, rsa_private_jwk, run_node_client, start_provider,
                       start_redis)
 
@@ -140,12 +141,8 @@ class ClientKey:
         c = {"jti": str(uuid.uuid4()), "htm": htm, "htu": htu, "iat": int(time.time())}
         if token is not None:
             c["ath"] = ath(token)
-        for target, changes in ((h, header or {}), (c, claims or {})):
-            for k, v in changes.items():
-                if v is None:
-                    target.pop(k, None)
-                else:
-                    target[k] = v
+        override(h, header or {})
+        override(c, claims or {})
         if key is not None:
             return forge(h, c, alg, key)
         signer = signer or self
@@ -304,12 +301,8 @@ class Run(ScenarioRun):
         return text
 
     def record(self, label, answer):
-        body = self.norm(answer.body)
-        try:
-            parsed = json.loads(body)
-        except (TypeError, ValueError):
-            parsed = body
-        self.answers[label] = (answer.status, self.norm(answer.www), parsed,
+        self.answers[label] = (answer.status, self.norm(answer.www),
+                               json_or_text(self.norm(answer.body)),
                                answer.header("DPoP-Nonce") is not None)
         return answer
 

@@ -75,7 +75,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from demo_support import (DemoProcess, ScenarioRun, Suite, demo_arguments, error_of, forge,
                           free_port, is_invalid_token, is_unavailable, jwk_of, kill_live,
-                          parse_demo_arguments, private_key, raw_request, run_scenario,
+                          override, parse_demo_arguments, private_key, raw_request, run_scenario,
                           run_until_exit, unb64)
 
 DEMOS = ["axum-demo", "actix-demo"]
@@ -102,13 +102,7 @@ def hs256(claims):
 
 def claims(**extra):
     """Valid claims for alice (no iss, no aud), changed by `extra` (None removes)."""
-    c = {"sub": "alice", "iat": NOW, "exp": NOW + 600, "roles": ["user"]}
-    for k, v in extra.items():
-        if v is None:
-            c.pop(k, None)
-        else:
-            c[k] = v
-    return c
+    return override({"sub": "alice", "iat": NOW, "exp": NOW + 600, "roles": ["user"]}, extra)
 
 
 class Signer:

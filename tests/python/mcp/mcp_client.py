@@ -43,7 +43,6 @@ node is missing part 2 is reported SKIPPED, or FAILED when CI=true. Needs Python
 `cryptography` (tests/python/requirements.txt).
 """
 import argparse
-import json
 import os
 import re
 import shutil
@@ -55,8 +54,8 @@ import traceback
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 sys.path.insert(0, os.path.join(ROOT, "tests", "python", "pysupport"))
 
-from demo_support import (DemoProcess, ScenarioRun, Suite, forge, free_port, kill_live,
-                          required_tool, run_scenario, run_until_exit)
+from demo_support import (DemoProcess, ScenarioRun, Suite, forge, free_port, json_or_text,
+                          kill_live, required_tool, run_scenario, run_until_exit)
 from services import node_packages, rsa_private_jwk, run_node_client, start_provider
 
 OIDC_DIR = os.path.join(ROOT, "tests", "oidc")
@@ -127,12 +126,8 @@ class Run(ScenarioRun):
         return text.replace(f"127.0.0.1:{self.port}", "127.0.0.1:<port>") if text and self.port else text
 
     def record(self, label, answer):
-        body = self.norm(answer.body)
-        try:
-            parsed = json.loads(body)
-        except (TypeError, ValueError):
-            parsed = body
-        self.answers[label] = (answer.status, self.norm(answer.www), media_type(answer), parsed)
+        self.answers[label] = (answer.status, self.norm(answer.www), media_type(answer),
+                               json_or_text(self.norm(answer.body)))
         return answer
 
 

@@ -9,7 +9,7 @@ Plain stdlib plus `cryptography`; only 127.0.0.1 is used.
   make_claims, jwk_of (the JWK of a `cryptography` key, public or private).
 - Key fixtures in tests/keys: read_key, private_key.
 - HTTP: free_port, Answer, http_request, raw_request (headers in order, repeats kept),
-  error_of, is_invalid_token, is_unavailable.
+  json_or_text, error_of, is_invalid_token, is_unavailable.
 - Processes: LIVE, stop_process, kill_live, DemoProcess (a demo binary started on a free
   port, waited for until it prints "listening on", its output drained; health(),
   wait_keys_ready()), run_until_exit (a demo that must refuse its configuration).
@@ -238,6 +238,14 @@ def raw_request(port, method, path, headers=(), body=None, timeout=10, answer_cl
         conn.endheaders(body)
 
     return _exchange("127.0.0.1", port, timeout, answer_class, send)
+
+
+def json_or_text(text):
+    """`text` parsed as JSON, or `text` itself when it is not JSON (an answer body, say)."""
+    try:
+        return json.loads(text)
+    except (TypeError, ValueError):
+        return text
 
 
 def error_of(a):
