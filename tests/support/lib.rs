@@ -2,6 +2,7 @@
 //! actix-web adapter, built from one core [`Authenticator`].
 #![allow(missing_docs, clippy::unwrap_used)]
 
+pub mod guarded;
 pub mod jwks_server;
 pub mod redis_server;
 

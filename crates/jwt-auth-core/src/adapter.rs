@@ -55,6 +55,17 @@ pub fn is_grpc<R: AuthRequest + ?Sized>(req: &R) -> bool {
         })
 }
 
+/// Whether the request is a CORS preflight: `OPTIONS` with `Origin` and
+/// `Access-Control-Request-Method`.
+pub fn is_preflight<R: AuthRequest + ?Sized>(req: &R) -> bool {
+    req.method() == Some("OPTIONS")
+        && req.header_values("origin").next().is_some()
+        && req
+            .header_values("access-control-request-method")
+            .next()
+            .is_some()
+}
+
 /// What to do with a request.
 #[derive(Debug)]
 pub enum Decision {
@@ -278,7 +289,13 @@ impl Authenticator {
     pub fn decide<R: AuthRequest + ?Sized>(&self, req: &R) -> DecideFuture {
         if let Some(document) = self.metadata_request(req) {
             return DecideFuture {
-                state: DecideState::Decided(Some(Decision::Respond(document))),
+                state: DecideState::Decided(Some(Box::new(Decision::Respond(document)))),
+            };
+        }
+        if self.passes_preflight() && is_preflight(req) {
+            let anonymous = Authentication::anonymous(self.clone());
+            return DecideFuture {
+                state: DecideState::Decided(Some(Box::new(Decision::Allow(self.allow(anonymous))))),
             };
         }
         DecideFuture {
@@ -345,8 +362,9 @@ enum DecideState {
         authenticator: Authenticator,
         grpc: bool,
     },
-    /// Decided without authenticating; `None` once taken.
-    Decided(Option<Decision>),
+    /// Decided without authenticating (rare: a metadata document, a
+    /// preflight); `None` once taken.
+    Decided(Option<Box<Decision>>),
 }
 
 impl DecideFuture {
@@ -370,7 +388,7 @@ impl DecideFuture {
                     },
                 }),
             },
-            DecideState::Decided(Some(decision)) => Ok(decision),
+            DecideState::Decided(Some(decision)) => Ok(*decision),
             DecideState::Decided(None) => Err(Self {
                 state: DecideState::Decided(None),
             }),
@@ -412,7 +430,7 @@ impl Future for DecideFuture {
                 Poll::Ready(decision(authenticator, outcome, *grpc))
             }
             DecideState::Decided(decision) => Poll::Ready(
-                decision
+                *decision
                     .take()
                     .expect("DecideFuture polled after completion"),
             ),

@@ -88,6 +88,8 @@ struct Config {
     csrf: CsrfPolicy,
     /// DPoP (RFC 9449), when on.
     dpop: Option<Dpop>,
+    /// CORS preflights go through without a token.
+    pass_preflight: bool,
     /// Its metadata document, serialised once.
     resource_document: bytes::Bytes,
     /// A custom answer; `None` is the RFC 6750 one.
@@ -169,6 +171,7 @@ impl Authenticator {
                 resource_document: bytes::Bytes::new(),
                 csrf: CsrfPolicy::new(),
                 dpop: None,
+                pass_preflight: false,
                 responder: None,
                 allow_anonymous: false,
                 store: None,
@@ -324,6 +327,26 @@ impl Authenticator {
         config.dpop = Some(dpop);
         config.sync_resource_document();
         self
+    }
+
+    /// Lets CORS preflights through without a token (off by default): an
+    /// `OPTIONS` request with `Origin` and `Access-Control-Request-Method`
+    /// reaches the service as an anonymous request, whatever it carries.
+    ///
+    /// Prefer a CORS layer outside the authentication (tower-http's
+    /// `CorsLayer`, `actix-cors`), which answers preflights itself. With
+    /// this option, a handler the preflight reaches that asks for claims
+    /// refuses it (401), but a handler without an extractor runs,
+    /// unauthenticated: route `OPTIONS` only to handlers that do nothing.
+    #[must_use]
+    pub fn pass_preflight(mut self, pass: bool) -> Self {
+        self.config().pass_preflight = pass;
+        self
+    }
+
+    /// Whether CORS preflights go through without a token.
+    pub fn passes_preflight(&self) -> bool {
+        self.inner.pass_preflight
     }
 
     /// The DPoP settings, when DPoP is on.

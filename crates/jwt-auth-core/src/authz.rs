@@ -3,6 +3,7 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
@@ -70,6 +71,15 @@ enum Check {
         source: Source,
     },
     Predicate(Predicate),
+    /// RFC 9470: `acr` among these, `auth_time` at most this old.
+    StepUp {
+        acr: Option<Arc<[String]>>,
+        max_age: Option<Duration>,
+    },
+    /// Every one of these.
+    All(Arc<[Requirement]>),
+    /// At least one of these.
+    Any(Arc<[Requirement]>),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -98,6 +108,13 @@ impl fmt::Debug for Requirement {
                 .field("values", values)
                 .finish_non_exhaustive(),
             Check::Predicate(_) => f.debug_struct("Requirement").finish_non_exhaustive(),
+            Check::StepUp { acr, max_age } => f
+                .debug_struct("Requirement")
+                .field("acr", acr)
+                .field("max_age", max_age)
+                .finish(),
+            Check::All(all) => f.debug_tuple("Requirement::all").field(all).finish(),
+            Check::Any(any) => f.debug_tuple("Requirement::any").field(any).finish(),
         }
     }
 }
@@ -120,7 +137,76 @@ impl Requirement {
     pub fn required(&self) -> &[String] {
         match &self.check {
             Check::Values { values, .. } => values,
-            Check::Predicate(_) => &[],
+            _ => &[],
+        }
+    }
+
+    /// Step-up (RFC 9470): the token's `acr` must be one of `values` (in
+    /// order of preference). A failure is a 401
+    /// [`insufficient_user_authentication`](AuthErrorKind::InsufficientUserAuthentication)
+    /// with `acr_values`, so that the client asks its authorization server
+    /// for a stronger login. Combine with [`with_max_age`](Self::with_max_age).
+    ///
+    /// ```
+    /// use std::time::{Duration, SystemTime, UNIX_EPOCH};
+    /// use jwt_auth_core::{AuthErrorKind, Requirement};
+    /// use serde_json::json;
+    ///
+    /// let mfa = Requirement::acr(["urn:demo:mfa"]).with_max_age(Duration::from_secs(300));
+    /// let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();
+    /// assert!(mfa.check(&json!({"acr": "urn:demo:mfa", "auth_time": now - 10})).is_ok());
+    /// let stale = mfa.check(&json!({"acr": "urn:demo:mfa", "auth_time": now - 900})).unwrap_err();
+    /// assert_eq!(stale.kind(), AuthErrorKind::InsufficientUserAuthentication);
+    /// assert_eq!(stale.status(), 401);
+    /// assert_eq!(stale.step_up(), (Some("urn:demo:mfa"), Some(300)));
+    /// let weak = mfa.check(&json!({"acr": "urn:demo:pwd", "auth_time": now})).unwrap_err();
+    /// assert_eq!(weak.step_up(), (Some("urn:demo:mfa"), None));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn acr(values: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        Self {
+            check: Check::StepUp {
+                acr: Some(values.into_iter().map(Into::into).collect()),
+                max_age: None,
+            },
+        }
+    }
+
+    /// Step-up (RFC 9470): the token's `auth_time` must be at most
+    /// `max_age` old. A failure is a 401 `insufficient_user_authentication`
+    /// with `max_age`.
+    pub fn max_age(max_age: Duration) -> Self {
+        Self {
+            check: Check::StepUp {
+                acr: None,
+                max_age: Some(max_age),
+            },
+        }
+    }
+
+    /// Adds the `auth_time` limit of [`max_age`](Self::max_age) to an
+    /// [`acr`](Self::acr) requirement, so that one challenge names both.
+    /// No effect on other requirements.
+    #[must_use]
+    pub fn with_max_age(mut self, limit: Duration) -> Self {
+        if let Check::StepUp { max_age, .. } = &mut self.check {
+            *max_age = Some(limit);
+        }
+        self
+    }
+
+    /// Every one of `requirements` (the first failure answers).
+    pub fn all(requirements: impl IntoIterator<Item = Requirement>) -> Self {
+        Self {
+            check: Check::All(requirements.into_iter().collect()),
+        }
+    }
+
+    /// At least one of `requirements` (when none passes, the first one's
+    /// failure answers).
+    pub fn any(requirements: impl IntoIterator<Item = Requirement>) -> Self {
+        Self {
+            check: Check::Any(requirements.into_iter().collect()),
         }
     }
 
@@ -192,10 +278,30 @@ impl Requirement {
         self
     }
 
-    /// Checks verified claims (a JSON object). A failure is a 403
-    /// [`AuthErrorKind::InsufficientScope`].
+    /// Checks verified claims (a JSON object) now. A failure is a 403
+    /// [`AuthErrorKind::InsufficientScope`], or a 401
+    /// [`AuthErrorKind::InsufficientUserAuthentication`] for step-up.
     pub fn check(&self, claims: &Value) -> Result<(), AuthError> {
+        self.check_at(claims, SystemTime::now())
+    }
+
+    /// [`check`](Self::check) at `now` (the authenticator's clock).
+    fn check_at(&self, claims: &Value, now: SystemTime) -> Result<(), AuthError> {
         match &self.check {
+            Check::StepUp { acr, max_age } => step_up(claims, acr.as_deref(), *max_age, now),
+            Check::All(all) => all.iter().try_for_each(|r| r.check_at(claims, now)),
+            Check::Any(any) => {
+                let mut first = None;
+                for requirement in any.iter() {
+                    match requirement.check_at(claims, now) {
+                        Ok(()) => return Ok(()),
+                        Err(e) => {
+                            first.get_or_insert(e);
+                        }
+                    }
+                }
+                Err(first.unwrap_or_else(|| AuthError::insufficient_scope(None)))
+            }
             Check::Predicate(predicate) => {
                 if predicate(claims) {
                     Ok(())
@@ -254,7 +360,10 @@ impl Requirement {
         let auth = auth.ok_or_else(crate::authenticator::not_configured)?;
         let result = match auth.token() {
             None => Err(AuthError::new(AuthErrorKind::MissingToken)),
-            Some(token) => self.check_token(token),
+            Some(token) => self.check_at(
+                token.claims_json(),
+                auth.authenticator().validation_rules().now_time(),
+            ),
         };
         result.map_err(|error| {
             // A token that passed with DPoP is answered on the DPoP challenge.
@@ -294,6 +403,41 @@ fn lookup<'a>(map: &'a Map<String, Value>, path: &[String]) -> Option<&'a Value>
     let (first, rest) = path.split_first()?;
     rest.iter()
         .try_fold(map.get(first)?, |value, key| value.get(key))
+}
+
+/// RFC 9470 §3: `acr` among the accepted values (`acr_values` named on a
+/// failure), `auth_time` at most `max_age` old (`max_age` named when it is
+/// missing or too old).
+fn step_up(
+    claims: &Value,
+    acr: Option<&[String]>,
+    max_age: Option<Duration>,
+    now: SystemTime,
+) -> Result<(), AuthError> {
+    let acr_ok = acr.is_none_or(|accepted| {
+        claims
+            .get("acr")
+            .and_then(Value::as_str)
+            .is_some_and(|held| accepted.iter().any(|a| a == held))
+    });
+    let age_ok = max_age.is_none_or(|max_age| {
+        let now = now
+            .duration_since(UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64());
+        claims
+            .get("auth_time")
+            .and_then(Value::as_f64)
+            .is_some_and(|at| at <= now + 60.0 && now - at <= max_age.as_secs_f64())
+    });
+    if acr_ok && age_ok {
+        return Ok(());
+    }
+    let acr_values = acr.map(|a| a.join(" "));
+    let max_age = max_age.filter(|_| !age_ok).map(|d| d.as_secs());
+    Err(AuthError::insufficient_user_authentication(
+        acr_values.as_deref(),
+        max_age,
+    ))
 }
 
 #[cfg(test)]

@@ -74,6 +74,10 @@ pub enum AuthErrorKind {
     /// bearer token where DPoP is required (RFC 9449 §7.2): 401
     /// `invalid_token`.
     DpopRequired,
+    /// The token's authentication event is not strong or recent enough
+    /// (`acr`, `auth_time`): 401 `insufficient_user_authentication` with
+    /// `acr_values` and `max_age` (RFC 9470 §3), so the client re-authenticates.
+    InsufficientUserAuthentication,
 }
 
 impl AuthErrorKind {
@@ -122,6 +126,7 @@ impl AuthErrorKind {
             Self::InsufficientScope => Some("insufficient_scope"),
             Self::InvalidDpopProof => Some("invalid_dpop_proof"),
             Self::UseDpopNonce => Some("use_dpop_nonce"),
+            Self::InsufficientUserAuthentication => Some("insufficient_user_authentication"),
             _ => Some("invalid_token"),
         }
     }
@@ -154,6 +159,9 @@ impl AuthErrorKind {
             Self::InvalidDpopProof => "the DPoP proof is invalid",
             Self::UseDpopNonce => "the DPoP proof must carry the server's nonce",
             Self::DpopRequired => "the token must be sent with a DPoP proof",
+            Self::InsufficientUserAuthentication => {
+                "a stronger or more recent authentication is required"
+            }
         }
     }
 
@@ -185,6 +193,7 @@ impl AuthErrorKind {
             Self::InvalidDpopProof => "invalid_dpop_proof",
             Self::UseDpopNonce => "use_dpop_nonce",
             Self::DpopRequired => "dpop_required",
+            Self::InsufficientUserAuthentication => "insufficient_user_authentication",
         }
     }
 }
@@ -246,6 +255,9 @@ pub struct AuthError {
     dpop: bool,
     /// For [`AuthErrorKind::UseDpopNonce`]: the nonce to send.
     nonce: Option<Arc<str>>,
+    /// For [`AuthErrorKind::InsufficientUserAuthentication`]: what to ask
+    /// the authorization server for (`acr_values`, `max_age`).
+    step_up: Option<Arc<(Option<String>, Option<u64>)>>,
 }
 
 impl AuthError {
@@ -257,6 +269,31 @@ impl AuthError {
             scope: None,
             dpop: false,
             nonce: None,
+            step_up: None,
+        }
+    }
+
+    /// A 401 [`AuthErrorKind::InsufficientUserAuthentication`] (RFC 9470):
+    /// `acr_values` (space-separated, in order of preference) and `max_age`
+    /// (seconds) are added to the challenge.
+    pub fn insufficient_user_authentication(
+        acr_values: Option<&str>,
+        max_age: Option<u64>,
+    ) -> Self {
+        Self {
+            step_up: Some(Arc::new((
+                acr_values.filter(|a| !a.is_empty()).map(str::to_owned),
+                max_age,
+            ))),
+            ..Self::new(AuthErrorKind::InsufficientUserAuthentication)
+        }
+    }
+
+    /// For a step-up refusal: the `acr_values` and `max_age` it names.
+    pub fn step_up(&self) -> (Option<&str>, Option<u64>) {
+        match self.step_up.as_deref() {
+            Some((acr, max_age)) => (acr.as_deref(), *max_age),
+            None => (None, None),
         }
     }
 
@@ -378,6 +415,13 @@ impl AuthError {
                     challenge.push_str(", scope=\"");
                     push_quoted(&mut challenge, scope);
                     challenge.push('"');
+                }
+                let (acr_values, max_age) = self.step_up();
+                if let Some(acr_values) = acr_values {
+                    add_param(&mut challenge, "acr_values", acr_values);
+                }
+                if let Some(max_age) = max_age {
+                    add_param(&mut challenge, "max_age", &max_age.to_string());
                 }
                 Some(challenge)
             }

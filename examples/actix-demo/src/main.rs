@@ -107,6 +107,7 @@ async fn main() -> std::io::Result<()> {
     let authenticator = web::Data::new(config.authenticator);
     let tokens = web::Data::new(config.tokens);
     let head_timeout = config.head_timeout;
+    let stepup = config.stepup.clone();
     // RFC 9728: the metadata document at its well-known paths, when
     // JWT_RESOURCE is set (no routes otherwise).
     let metadata = config
@@ -116,6 +117,9 @@ async fn main() -> std::io::Result<()> {
     let server = HttpServer::new(move || {
         let metadata = metadata.clone();
         App::new()
+            // Outside the authentication: CORS preflights are answered here,
+            // without a token, on every route (README, "CORS").
+            .wrap(actix_cors::Cors::permissive())
             .configure(move |config| {
                 if let Some(metadata) = metadata {
                     metadata(config);
@@ -144,6 +148,12 @@ async fn main() -> std::io::Result<()> {
                     .wrap(Authorize::new(demo_support::admin_requirement()))
                     .wrap(auth.clone())
                     .route(web::get().to(admin)),
+            )
+            .service(
+                web::resource("/stepup")
+                    .wrap(Authorize::new(stepup.clone()))
+                    .wrap(auth.clone())
+                    .route(web::get().to(me)),
             )
             .service(
                 web::resource("/optional")

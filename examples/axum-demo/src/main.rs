@@ -7,7 +7,9 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use demo_support::DemoReply;
-use jwt_auth_tower::{Authentication, Authorize, Claims, JwtAuth, OptionalClaims, TokenService};
+use jwt_auth_tower::{
+    Authentication, Authorize, Claims, JwtAuth, OptionalClaims, Requirement, TokenService,
+};
 use serde_json::Value;
 
 type Tokens = State<Option<TokenService>>;
@@ -92,8 +94,8 @@ fn render(reply: DemoReply) -> Response {
     response
 }
 
-/// The demo's routes, authenticated by `auth`.
-fn app(auth: JwtAuth, tokens: Option<TokenService>) -> Router {
+/// The demo's routes, authenticated by `auth`; `/stepup` requires `stepup`.
+fn app(auth: JwtAuth, tokens: Option<TokenService>, stepup: Requirement) -> Router {
     let authenticator = auth.authenticator().clone();
     let anonymous = JwtAuth::new(authenticator.clone().allow_anonymous());
     // RFC 9728: the metadata document at its well-known paths, when
@@ -127,10 +129,19 @@ fn app(auth: JwtAuth, tokens: Option<TokenService>) -> Router {
         )
         .merge(
             Router::new()
+                .route("/stepup", get(me))
+                .route_layer(Authorize::new(stepup))
+                .route_layer(auth.clone()),
+        )
+        .merge(
+            Router::new()
                 .route("/optional", get(optional))
                 .route_layer(anonymous),
         )
         .with_state(tokens)
+        // Outside the authentication: CORS preflights are answered here,
+        // without a token, on every route (README, "CORS").
+        .layer(tower_http::cors::CorsLayer::permissive())
 }
 
 /// Serves `app` over HTTP/1.1 like `axum::serve`, but drops a client that has
@@ -176,6 +187,10 @@ async fn main() -> std::io::Result<()> {
     {
         println!("{}", config.banner);
     }
-    let app = app(JwtAuth::new(config.authenticator), config.tokens);
+    let app = app(
+        JwtAuth::new(config.authenticator),
+        config.tokens,
+        config.stepup,
+    );
     serve(listener, app, config.head_timeout).await
 }

@@ -37,6 +37,8 @@ pub struct DemoConfig {
     /// The protected resource (`JWT_RESOURCE`, RFC 9728), already attached
     /// to `authenticator`; the demos serve its metadata document.
     pub resource: Option<ProtectedResource>,
+    /// What `GET /stepup` requires ([`stepup_requirement`]).
+    pub stepup: jwt_auth_core::Requirement,
 }
 
 /// What a demo binary sets apart from the environment.
@@ -385,6 +387,7 @@ impl DemoConfig {
         }
         // As attached: with the DPoP members when DPoP is on.
         let resource = authenticator.resource().cloned().or(resource);
+        let stepup = stepup_requirement()?;
         Ok(Self {
             addr,
             authenticator,
@@ -392,6 +395,7 @@ impl DemoConfig {
             tokens,
             head_timeout,
             resource,
+            stepup,
         })
     }
 }
@@ -738,6 +742,28 @@ pub async fn logout<R: AuthRequest + ?Sized>(
         },
         Err(e) => DemoReply::refused(&e),
     }
+}
+
+/// What `GET /stepup` requires (RFC 9470): `acr` = `JWT_STEPUP_ACR` (default
+/// `urn:demo:mfa`) and `auth_time` at most `JWT_STEPUP_MAX_AGE` seconds old
+/// (default 300).
+pub fn stepup_requirement() -> Result<jwt_auth_core::Requirement, String> {
+    let acr = env("JWT_STEPUP_ACR").unwrap_or_else(|| "urn:demo:mfa".to_owned());
+    let max_age = seconds(
+        "JWT_STEPUP_MAX_AGE",
+        300,
+        0,
+        Duration::from_secs(10 * 365 * 86_400),
+    )?;
+    Ok(jwt_auth_core::Requirement::acr(list_or(acr)).with_max_age(max_age))
+}
+
+fn list_or(value: String) -> Vec<String> {
+    value
+        .split([',', ' '])
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 /// What `GET /admin` requires: the role `admin`. The demos guard the route

@@ -1,0 +1,177 @@
+//! Step-up authentication (RFC 9470), requirement combinators and CORS
+//! preflights through both adapters.
+#![allow(missing_docs, clippy::unwrap_used)]
+
+use std::time::Duration;
+
+use jwt_auth_core::{Key, Requirement};
+use jwt_auth_tests::guarded::both;
+use jwt_auth_tests::{NOW, TestRequest, authenticator, via_actix, via_axum};
+use serde_json::{Value, json};
+
+fn key() -> Key {
+    Key::hmac(b"stepup-secret-0123456789abcdef-0123456789abcdef").unwrap()
+}
+
+fn token(extra: Value) -> String {
+    let mut claims = json!({"sub": "alice", "exp": NOW + 600, "roles": ["user"]});
+    if let (Value::Object(c), Value::Object(e)) = (&mut claims, extra) {
+        c.extend(e);
+    }
+    key().encode(&claims).unwrap()
+}
+
+const MFA: &str = "urn:demo:mfa";
+
+#[tokio::test]
+async fn step_up_answers_insufficient_user_authentication_alike() {
+    let auth = authenticator(key());
+    let mfa = Requirement::acr([MFA, "urn:demo:hwk"]).with_max_age(Duration::from_secs(300));
+    let described = |params: &str| {
+        format!(
+            r#"Bearer error="insufficient_user_authentication", error_description="a stronger or more recent authentication is required", {params}"#
+        )
+    };
+    let acr_values = r#"acr_values="urn:demo:mfa urn:demo:hwk""#;
+    let cases = [
+        // (claims, expected challenge; empty = 200)
+        (json!({"acr": MFA, "auth_time": NOW - 10}), String::new()),
+        (
+            json!({"acr": "urn:demo:hwk", "auth_time": NOW - 300}),
+            String::new(),
+        ),
+        (
+            json!({"acr": "urn:demo:pwd", "auth_time": NOW - 10}),
+            described(acr_values),
+        ),
+        (json!({"auth_time": NOW - 10}), described(acr_values)),
+        (
+            json!({"acr": ["urn:demo:mfa"], "auth_time": NOW - 10}),
+            described(acr_values),
+        ),
+        (
+            json!({"acr": MFA, "auth_time": NOW - 301}),
+            described(&format!(r#"{acr_values}, max_age="300""#)),
+        ),
+        (
+            json!({"acr": MFA}),
+            described(&format!(r#"{acr_values}, max_age="300""#)),
+        ),
+        (
+            json!({"acr": MFA, "auth_time": "recent"}),
+            described(&format!(r#"{acr_values}, max_age="300""#)),
+        ),
+        (
+            json!({"acr": MFA, "auth_time": NOW + 3600}),
+            described(&format!(r#"{acr_values}, max_age="300""#)),
+        ),
+        (
+            json!({"acr": "x"}),
+            described(&format!(r#"{acr_values}, max_age="300""#)),
+        ),
+    ];
+    for (claims, challenge) in cases {
+        let reply = both(&auth, &mfa, Some(&token(claims.clone()))).await;
+        if challenge.is_empty() {
+            assert_eq!(reply.status, 200, "{claims}: {reply:?}");
+        } else {
+            assert_eq!(reply.status, 401, "{claims}");
+            assert_eq!(
+                reply.www_authenticate.as_deref(),
+                Some(challenge.as_str()),
+                "{claims}"
+            );
+            let body: Value = serde_json::from_str(&reply.body).unwrap();
+            assert_eq!(body["error"], "insufficient_user_authentication");
+        }
+    }
+    // max_age alone.
+    let recent = Requirement::max_age(Duration::from_secs(60));
+    let reply = both(&auth, &recent, Some(&token(json!({"auth_time": NOW - 61})))).await;
+    assert_eq!(
+        reply.www_authenticate.as_deref(),
+        Some(described(r#"max_age="60""#).as_str())
+    );
+    assert_eq!(
+        both(&auth, &recent, Some(&token(json!({"auth_time": NOW - 60}))))
+            .await
+            .status,
+        200
+    );
+    // No token at all stays a bare 401.
+    let reply = both(&auth, &mfa, None).await;
+    assert_eq!(
+        (reply.status, reply.www_authenticate.as_deref()),
+        (401, Some("Bearer"))
+    );
+}
+
+#[tokio::test]
+async fn requirements_combine_across_kinds() {
+    let auth = authenticator(key());
+    let admin_with_mfa =
+        Requirement::all([Requirement::any_role(["admin"]), Requirement::acr([MFA])]);
+    let admin_or_scope = Requirement::any([
+        Requirement::any_role(["admin"]),
+        Requirement::any_scope(["orders:write"]),
+    ]);
+    let cases = [
+        (
+            &admin_with_mfa,
+            json!({"roles": ["admin"], "acr": MFA}),
+            200,
+        ),
+        (&admin_with_mfa, json!({"roles": ["user"], "acr": MFA}), 403),
+        (
+            &admin_with_mfa,
+            json!({"roles": ["admin"], "acr": "pwd"}),
+            401,
+        ),
+        (&admin_or_scope, json!({"roles": ["admin"]}), 200),
+        (&admin_or_scope, json!({"scope": "orders:write"}), 200),
+        (&admin_or_scope, json!({"scope": "orders:read"}), 403),
+    ];
+    for (requirement, claims, status) in cases {
+        let reply = both(&auth, requirement, Some(&token(claims.clone()))).await;
+        assert_eq!(reply.status, status, "{requirement:?} {claims}: {reply:?}");
+    }
+}
+
+#[tokio::test]
+async fn preflights_pass_only_when_asked_and_reach_handlers_anonymous() {
+    let preflight = TestRequest::get("/me")
+        .method("OPTIONS")
+        .header("origin", "https://app.example.com")
+        .header("access-control-request-method", "POST");
+    // Off by default: a preflight has no token, so 401.
+    let strict = authenticator(key());
+    let reply = via_axum(&strict, &preflight).await;
+    assert_eq!(reply, via_actix(&strict, &preflight).await);
+    assert_eq!(reply.status, 401);
+    // On: it goes through as an anonymous request; `/me` asks for claims,
+    // so the handler's extractor refuses it, on both frameworks alike.
+    let open = authenticator(key()).pass_preflight(true);
+    let reply = via_axum(&open, &preflight).await;
+    assert_eq!(reply, via_actix(&open, &preflight).await);
+    assert_eq!(reply.status, 401, "{reply:?}");
+    // What the middleware decided: let through with no token, or refused.
+    let request = http::Request::options("/me")
+        .header("origin", "https://app.example.com")
+        .header("access-control-request-method", "POST")
+        .body(())
+        .unwrap();
+    use jwt_auth_core::adapter::Decision;
+    match open.decide(&request).await {
+        Decision::Allow(allow) => assert!(allow.authentication().token().is_none()),
+        other => panic!("a preflight is let through: {other:?}"),
+    }
+    assert!(matches!(strict.decide(&request).await, Decision::Refuse(_)));
+    // Only a real preflight: OPTIONS without the CORS headers needs a token.
+    let bare = TestRequest::get("/me").method("OPTIONS");
+    let reply = via_axum(&open, &bare).await;
+    assert_eq!(reply, via_actix(&open, &bare).await);
+    assert_eq!(reply.status, 401);
+    // A token-bearing request is unaffected.
+    let ok = TestRequest::get("/me").bearer(&token(json!({})));
+    assert_eq!(via_axum(&open, &ok).await.status, 200);
+}
