@@ -195,6 +195,17 @@ impl Requirement {
         self
     }
 
+    /// Whether the requirement (or one it combines) is a step-up one
+    /// ([`acr`](Self::acr), [`max_age`](Self::max_age)), which refuses with
+    /// 401 rather than 403: what an OpenAPI document says.
+    pub fn asks_step_up(&self) -> bool {
+        match &self.check {
+            Check::StepUp { .. } => true,
+            Check::All(list) | Check::Any(list) => list.iter().any(Requirement::asks_step_up),
+            _ => false,
+        }
+    }
+
     /// Every one of `requirements` (the first failure answers).
     pub fn all(requirements: impl IntoIterator<Item = Requirement>) -> Self {
         Self {

@@ -190,9 +190,16 @@ fn apply(operation: &mut Operation, scheme: &str, security: Security<'_>) {
             .entry(status.to_owned())
             .or_insert_with(|| RefOr::T(error_response(description)));
     };
+    let step_up = matches!(security, Security::Requires(r) if r.asks_step_up());
     add(
         "401",
-        "The bearer token is missing, malformed or invalid (RFC 6750); see `WWW-Authenticate`.",
+        if step_up {
+            "The bearer token is missing, malformed or invalid (RFC 6750), or the login behind it \
+             is not strong or recent enough (`insufficient_user_authentication` with \
+             `acr_values` and `max_age`, RFC 9470); see `WWW-Authenticate`."
+        } else {
+            "The bearer token is missing, malformed or invalid (RFC 6750); see `WWW-Authenticate`."
+        },
     );
     if matches!(security, Security::Requires(_)) {
         add(
@@ -281,5 +288,31 @@ mod tests {
             json["paths"]["/b"]["post"]["security"],
             serde_json::json!([{"bearer_jwt": ["orders:read", "orders:write"]}])
         );
+    }
+
+    #[test]
+    fn step_up_is_described_on_the_401() {
+        let mut doc = doc();
+        BearerJwt::new().modify(&mut doc);
+        let step_up = Requirement::all([
+            Requirement::any_role(["admin"]),
+            Requirement::acr(["urn:example:mfa"]),
+        ]);
+        assert!(step_up.asks_step_up());
+        assert!(!Requirement::any_role(["admin"]).asks_step_up());
+        assert!(secure(
+            &mut doc,
+            "/b",
+            HttpMethod::Post,
+            Security::Requires(&step_up)
+        ));
+        let json = serde_json::to_value(&doc).unwrap();
+        let responses = &json["paths"]["/b"]["post"]["responses"];
+        let description = responses["401"]["description"].as_str().unwrap_or_default();
+        assert!(
+            description.contains("insufficient_user_authentication"),
+            "{description}"
+        );
+        assert!(!responses["403"].is_null());
     }
 }
