@@ -206,6 +206,16 @@ impl Requirement {
         }
     }
 
+    /// Whether every refusal of this requirement is a step-up 401 (no 403
+    /// possible).
+    pub(crate) fn only_step_up(&self) -> bool {
+        match &self.check {
+            Check::StepUp { .. } => true,
+            Check::All(list) | Check::Any(list) => list.iter().all(Requirement::only_step_up),
+            _ => false,
+        }
+    }
+
     /// Every one of `requirements` (the first failure answers).
     pub fn all(requirements: impl IntoIterator<Item = Requirement>) -> Self {
         Self {

@@ -201,7 +201,7 @@ fn apply(operation: &mut Operation, scheme: &str, security: Security<'_>) {
             "The bearer token is missing, malformed or invalid (RFC 6750); see `WWW-Authenticate`."
         },
     );
-    if matches!(security, Security::Requires(_)) {
+    if matches!(security, Security::Requires(r) if !r.only_step_up()) {
         add(
             "403",
             "The token lacks a required role, scope or permission (`insufficient_scope`).",

@@ -860,6 +860,16 @@ pub fn openapi_json() -> String {
                 ),
             ),
         )
+        .path(
+            "/stepup",
+            PathItem::new(
+                HttpMethod::Get,
+                op(
+                    "Needs a recent, strong login (`acr`, `auth_time`; RFC 9470)",
+                    &[("200", "The token's claims")],
+                ),
+            ),
+        )
         .path("/login", PathItem::new(HttpMethod::Post, login))
         .path(
             "/refresh",
@@ -928,6 +938,14 @@ pub fn openapi_json() -> String {
         HttpMethod::Get,
         Security::Requires(&admin),
     );
+    if let Ok(stepup) = stepup_requirement() {
+        secure(
+            &mut doc,
+            "/stepup",
+            HttpMethod::Get,
+            Security::Requires(&stepup),
+        );
+    }
     doc.to_json().unwrap_or_else(|_| "{}".to_owned())
 }
 
