@@ -395,6 +395,38 @@ async fn discovery_pins_the_issuer() {
 }
 
 #[actix_web::test]
+async fn rfc_8414_metadata_is_found_by_path_insertion() {
+    let server = JwksServer::start(vec![jwk(&rsa("r1"))]).await;
+    // An issuer with a path: its metadata lives at the origin, the path
+    // after the well-known segment (not at <issuer>/.well-known/...).
+    let issuer = format!("{}/tenant1", server.base);
+    server.set_discovery(json!({"issuer": issuer, "jwks_uri": server.url()}));
+    let keys = RemoteJwks::discover_authorization_server(issuer.clone())
+        .timeout(Duration::from_secs(2))
+        .build()
+        .unwrap();
+    assert!(keys.ready().await);
+    let auth = Authenticator::new(keys).audience("api");
+    let ok = token(&rsa("r1"), json!({"iss": issuer, "aud": "api"}));
+    assert_eq!(both(&auth, &ok).await.status, 200);
+    // OpenID discovery of the same issuer looks under its path: not there.
+    let oidc = RemoteJwks::discover(issuer.clone())
+        .timeout(Duration::from_secs(2))
+        .retry_backoff(Duration::from_secs(3600), Duration::from_secs(3600))
+        .build()
+        .unwrap();
+    assert!(oidc.refresh().await.is_err());
+    // The document must name the issuer exactly.
+    let other = RemoteJwks::discover_authorization_server(format!("{}/tenant2", server.base))
+        .timeout(Duration::from_secs(2))
+        .retry_backoff(Duration::from_secs(3600), Duration::from_secs(3600))
+        .build()
+        .unwrap();
+    let err = other.refresh().await.unwrap_err();
+    assert_eq!(err.kind(), FetchErrorKind::InvalidDocument, "{err}");
+}
+
+#[actix_web::test]
 async fn issuers_select_keys_and_namespace_kids() {
     // Both issuers publish the same kid, for different keys.
     let a = JwksServer::start(vec![jwk(&rsa("k"))]).await;

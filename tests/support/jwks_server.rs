@@ -73,6 +73,11 @@ impl JwksServer {
             .route("/jwks.json", get(jwks))
             .route("/hop/{n}", get(hop))
             .route("/.well-known/openid-configuration", get(discovery))
+            .route("/.well-known/oauth-authorization-server", get(discovery))
+            .route(
+                "/.well-known/oauth-authorization-server/{*issuer}",
+                get(discovery),
+            )
             .with_state(Arc::clone(&state));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
@@ -151,7 +156,8 @@ impl JwksServer {
         *self.state.redirect.lock().unwrap() = redirect.map(|(s, l)| (s, l.to_owned()));
     }
 
-    /// Serves `doc` at `/.well-known/openid-configuration`.
+    /// Serves `doc` at `/.well-known/openid-configuration` and at
+    /// `/.well-known/oauth-authorization-server[/<path>]` (RFC 8414).
     pub fn set_discovery(&self, doc: Value) {
         *self.state.discovery.lock().unwrap() = Some(doc);
     }

@@ -283,6 +283,13 @@ fn check_url(resource: &str) -> Result<(), ResourceError> {
 /// RFC 9728 §3.1 on the identifier's own text: `scheme://authority` +
 /// the well-known path + the path and query, a lone `/` path dropped.
 fn insert_well_known(resource: &str) -> String {
+    insert_path(resource, WELL_KNOWN)
+}
+
+/// The path insertion of RFC 8414 §3.1 and RFC 9728 §3.1: `well_known`
+/// between the identifier's `scheme://authority` and its path and query (a
+/// lone `/` path dropped).
+pub(crate) fn insert_path(resource: &str, well_known: &str) -> String {
     let after_scheme = resource.find("://").map_or(0, |i| i + 3);
     let rest = &resource[after_scheme..];
     let split = rest
@@ -293,9 +300,9 @@ fn insert_well_known(resource: &str) -> String {
         tail = "";
     } else if let Some(query) = tail.strip_prefix("/?") {
         // A terminating slash before a query goes too.
-        return format!("{origin}{WELL_KNOWN}?{query}");
+        return format!("{origin}{well_known}?{query}");
     }
-    format!("{origin}{WELL_KNOWN}{tail}")
+    format!("{origin}{well_known}{tail}")
 }
 
 #[cfg(test)]

@@ -159,6 +159,19 @@ impl RemoteJwks {
         Self::with_target(Target::Discover { issuer, url })
     }
 
+    /// Keys of an OAuth 2.0 authorization server that is not an OpenID
+    /// Provider, found from its issuer URL by RFC 8414 metadata: reads
+    /// `/.well-known/oauth-authorization-server` with the issuer's path
+    /// inserted after it (§3.1: the issuer `https://as.example.com/tenant1`
+    /// publishes at `https://as.example.com/.well-known/oauth-authorization-server/tenant1`),
+    /// then its `jwks_uri`. The document's `issuer` must equal `issuer`
+    /// exactly (§3.3), as with [`discover`](Self::discover).
+    pub fn discover_authorization_server(issuer: impl Into<String>) -> RemoteJwksBuilder {
+        let issuer = issuer.into();
+        let url = crate::resource::insert_path(&issuer, "/.well-known/oauth-authorization-server");
+        Self::with_target(Target::Discover { issuer, url })
+    }
+
     fn with_target(target: Target) -> RemoteJwksBuilder {
         RemoteJwksBuilder {
             target,
