@@ -283,6 +283,18 @@ async fn bound_tokens_cannot_be_downgraded_and_required_refuses_bearer() {
             )
         );
     }
+    // Bound some other way, or with a malformed jkt: never a bearer token
+    // while DPoP is on.
+    for cnf in [
+        json!({"x5t#S256": "abc"}),
+        json!({"jkt": 123}),
+        json!("jkt"),
+    ] {
+        let odd = issuer_key()
+            .encode(&json!({"sub": "alice", "exp": NOW + 600, "cnf": cnf}))
+            .unwrap();
+        assert_eq!(both(allowed, &bearer(&odd)).await.status, 401, "{cnf}");
+    }
     // An unbound bearer token: fine when allowed, refused when required.
     assert_eq!(both(allowed, &bearer(&plain)).await.status, 200);
     assert_eq!(both(required, &bearer(&plain)).await.status, 401);
@@ -350,7 +362,8 @@ async fn nonces_are_required_stateless_and_shared() {
     let step = Duration::from_secs(300);
     let dpop = Dpop::allowed(PUBLIC_URL)
         .unwrap()
-        .nonce_secret(secret, Some(step));
+        .nonce_secret(secret, Some(step))
+        .unwrap();
     // A fresh replay cache for each authenticator (clones of one `Dpop`
     // share theirs).
     let auth = || {
@@ -382,7 +395,8 @@ async fn nonces_are_required_stateless_and_shared() {
         dpop_auth(
             Dpop::allowed(PUBLIC_URL)
                 .unwrap()
-                .nonce_secret(secret, Some(step)),
+                .nonce_secret(secret, Some(step))
+                .unwrap(),
         )
     };
     for auth in [&auth as &dyn Fn() -> Authenticator, &other_instance] {
@@ -403,6 +417,7 @@ async fn nonces_are_required_stateless_and_shared() {
     let foreign = Dpop::allowed(PUBLIC_URL)
         .unwrap()
         .nonce_secret([7u8; 32], Some(step))
+        .unwrap()
         .current_nonce(now)
         .unwrap();
     for nonce in [earlier(2), "forged".to_owned(), foreign] {

@@ -344,6 +344,49 @@ async fn a_stale_duplicate_cookie_does_not_revoke_a_live_family() {
 }
 
 #[tokio::test]
+async fn a_stolen_stale_token_beside_the_callers_own_still_revokes_its_family() {
+    let service = TokenService::new(issuer());
+    let victim = service.login("victim", json!({})).await.unwrap();
+    let victim_next = service.refresh(victim.refresh.as_str()).await.unwrap();
+    let attacker = service.login("attacker", json!({})).await.unwrap();
+    // The stolen, already rotated token first, the attacker's own after.
+    let pair = service
+        .refresh_request(&with_cookies(
+            &[victim.refresh.as_str(), attacker.refresh.as_str()],
+            &[],
+        ))
+        .await
+        .expect("the attacker's own token rotates");
+    assert_eq!(pair.refresh.family(), attacker.refresh.family());
+    // The victim's family is revoked: the reuse was seen.
+    assert!(service.refresh(victim_next.refresh.as_str()).await.is_err());
+    // A GET to the refresh endpoint gets the origin check too.
+    let service = TokenService::new(issuer());
+    let login = service.login("alice", json!({})).await.unwrap();
+    let cookie = format!("refresh_token={}", login.refresh.as_str());
+    let get = http::Request::get("/refresh")
+        .header("cookie", cookie)
+        .header("sec-fetch-site", "same-site")
+        .body(())
+        .unwrap();
+    let err = service.refresh_request(&get).await.unwrap_err();
+    assert_eq!(err.kind(), AuthErrorKind::CrossSiteRequest);
+    // Junk cookies planted before the real one do not hide it.
+    let mut values: Vec<String> = (0..10).map(|i| format!("junk-{i}")).collect();
+    values.insert(3, "x".repeat(9000));
+    values.push(login.refresh.as_str().to_owned());
+    let refs: Vec<&str> = values.iter().map(String::as_str).collect();
+    service
+        .revoke_refresh_cookie(&with_cookies(&refs, &[]))
+        .await
+        .unwrap();
+    assert!(
+        service.refresh(login.refresh.as_str()).await.is_err(),
+        "revoked"
+    );
+}
+
+#[tokio::test]
 async fn the_refresh_cookie_is_refused_across_sites() {
     let service = TokenService::new(issuer())
         .csrf(jwt_auth_core::CsrfPolicy::new().allowed_origin("https://app.example.com"));

@@ -107,6 +107,23 @@ async fn step_up_answers_insufficient_user_authentication_alike() {
 }
 
 #[tokio::test]
+async fn empty_requirement_lists_refuse() {
+    let auth = authenticator(key());
+    let admin = token(json!({"roles": ["admin"], "acr": MFA}));
+    for requirement in [
+        Requirement::all([]),
+        Requirement::any([]),
+        Requirement::all_roles(Vec::<String>::new()),
+        Requirement::any_role(Vec::<String>::new()),
+        Requirement::acr(Vec::<String>::new()),
+        Requirement::acr(["has a space"]),
+    ] {
+        let reply = both(&auth, &requirement, Some(&admin)).await;
+        assert_ne!(reply.status, 200, "{requirement:?}");
+    }
+}
+
+#[tokio::test]
 async fn requirements_combine_across_kinds() {
     let auth = authenticator(key());
     let admin_with_mfa =
@@ -162,9 +179,23 @@ async fn preflights_pass_only_when_asked_and_reach_handlers_anonymous() {
         .unwrap();
     use jwt_auth_core::adapter::Decision;
     match open.decide(&request).await {
-        Decision::Allow(allow) => assert!(allow.authentication().token().is_none()),
+        Decision::Allow(allow) => {
+            assert!(allow.authentication().token().is_none());
+            let removed: Vec<&str> = allow.removed_headers().collect();
+            for credential in ["authorization", "cookie", "dpop"] {
+                assert!(removed.contains(&credential), "{removed:?}");
+            }
+        }
         other => panic!("a preflight is let through: {other:?}"),
     }
+    // A gRPC call dressed as a preflight is not one.
+    let grpc = http::Request::options("/pkg.Service/Method")
+        .header("origin", "https://app.example.com")
+        .header("access-control-request-method", "POST")
+        .header("content-type", "application/grpc")
+        .body(())
+        .unwrap();
+    assert!(matches!(open.decide(&grpc).await, Decision::Refuse(_)));
     assert!(matches!(strict.decide(&request).await, Decision::Refuse(_)));
     // Only a real preflight: OPTIONS without the CORS headers needs a token.
     let bare = TestRequest::get("/me").method("OPTIONS");

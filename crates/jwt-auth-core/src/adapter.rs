@@ -211,6 +211,7 @@ impl Refusal {
                 ("grpc-message", status.encoded_message().into_owned()),
             ];
             headers.extend(challenge.map(|c| ("www-authenticate", c)));
+            headers.extend(error.dpop_nonce().map(|n| ("dpop-nonce", n.to_owned())));
             let reply = Reply {
                 status: StatusCode::OK,
                 headers,
@@ -292,10 +293,16 @@ impl Authenticator {
                 state: DecideState::Decided(Some(Box::new(Decision::Respond(document)))),
             };
         }
-        if self.passes_preflight() && is_preflight(req) {
-            let anonymous = Authentication::anonymous(self.clone());
+        if self.passes_preflight() && is_preflight(req) && !is_grpc(req) {
+            // Anonymous, and without any credential it carried.
+            let mut allow = self.allow(Authentication::anonymous(self.clone()));
+            allow.removed.extend(
+                ["authorization", "cookie", "dpop"]
+                    .into_iter()
+                    .map(str::to_owned),
+            );
             return DecideFuture {
-                state: DecideState::Decided(Some(Box::new(Decision::Allow(self.allow(anonymous))))),
+                state: DecideState::Decided(Some(Box::new(Decision::Allow(allow)))),
             };
         }
         DecideFuture {

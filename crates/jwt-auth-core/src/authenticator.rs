@@ -338,6 +338,9 @@ impl Authenticator {
     /// this option, a handler the preflight reaches that asks for claims
     /// refuses it (401), but a handler without an extractor runs,
     /// unauthenticated: route `OPTIONS` only to handlers that do nothing.
+    /// The preflight is forwarded without its `Authorization`, `Cookie` and
+    /// `DPoP` headers, and a gRPC request (routed by path alone) is never
+    /// taken for one.
     #[must_use]
     pub fn pass_preflight(mut self, pass: bool) -> Self {
         self.config().pass_preflight = pass;

@@ -163,10 +163,19 @@ impl Requirement {
     /// assert_eq!(weak.step_up(), (Some("urn:demo:mfa"), None));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
+    /// Values holding a space cannot be named in `acr_values` (a
+    /// space-separated list) and are left out; with none left, nothing
+    /// satisfies the requirement.
     pub fn acr(values: impl IntoIterator<Item = impl Into<String>>) -> Self {
         Self {
             check: Check::StepUp {
-                acr: Some(values.into_iter().map(Into::into).collect()),
+                acr: Some(
+                    values
+                        .into_iter()
+                        .map(Into::into)
+                        .filter(|v: &String| !v.is_empty() && !v.contains(' '))
+                        .collect(),
+                ),
                 max_age: None,
             },
         }
@@ -208,6 +217,7 @@ impl Requirement {
 
     /// Whether every refusal of this requirement is a step-up 401 (no 403
     /// possible).
+    #[cfg(feature = "utoipa")]
     pub(crate) fn only_step_up(&self) -> bool {
         match &self.check {
             Check::StepUp { .. } => true,
@@ -303,18 +313,22 @@ impl Requirement {
     /// [`AuthErrorKind::InsufficientScope`], or a 401
     /// [`AuthErrorKind::InsufficientUserAuthentication`] for step-up.
     pub fn check(&self, claims: &Value) -> Result<(), AuthError> {
-        self.check_at(claims, SystemTime::now())
+        self.check_at(claims, SystemTime::now(), Duration::from_secs(60))
     }
 
     /// [`check`](Self::check) at `now` (the authenticator's clock).
-    fn check_at(&self, claims: &Value, now: SystemTime) -> Result<(), AuthError> {
+    fn check_at(&self, claims: &Value, now: SystemTime, leeway: Duration) -> Result<(), AuthError> {
         match &self.check {
-            Check::StepUp { acr, max_age } => step_up(claims, acr.as_deref(), *max_age, now),
-            Check::All(all) => all.iter().try_for_each(|r| r.check_at(claims, now)),
+            Check::StepUp { acr, max_age } => {
+                step_up(claims, acr.as_deref(), *max_age, now, leeway)
+            }
+            // Nothing to require is a misconfiguration: refuse (fail closed).
+            Check::All(all) if all.is_empty() => Err(AuthError::insufficient_scope(None)),
+            Check::All(all) => all.iter().try_for_each(|r| r.check_at(claims, now, leeway)),
             Check::Any(any) => {
                 let mut first = None;
                 for requirement in any.iter() {
-                    match requirement.check_at(claims, now) {
+                    match requirement.check_at(claims, now, leeway) {
                         Ok(()) => return Ok(()),
                         Err(e) => {
                             first.get_or_insert(e);
@@ -351,11 +365,13 @@ impl Requirement {
                     Source::Custom(extract) => extract(map),
                 };
                 let has = |v: &String| held.iter().any(|h| h == v);
-                let ok = if *all {
-                    values.iter().all(has)
-                } else {
-                    values.iter().any(has)
-                };
+                // An empty list is a misconfiguration: refuse (fail closed).
+                let ok = !values.is_empty()
+                    && if *all {
+                        values.iter().all(has)
+                    } else {
+                        values.iter().any(has)
+                    };
                 if ok {
                     Ok(())
                 } else if *what == What::Scopes {
@@ -381,10 +397,14 @@ impl Requirement {
         let auth = auth.ok_or_else(crate::authenticator::not_configured)?;
         let result = match auth.token() {
             None => Err(AuthError::new(AuthErrorKind::MissingToken)),
-            Some(token) => self.check_at(
-                token.claims_json(),
-                auth.authenticator().validation_rules().now_time(),
-            ),
+            Some(token) => {
+                let rules = auth.authenticator().validation_rules();
+                self.check_at(
+                    token.claims_json(),
+                    rules.now_time(),
+                    rules.allowed_leeway(),
+                )
+            }
         };
         result.map_err(|error| {
             // A token that passed with DPoP is answered on the DPoP challenge.
@@ -434,6 +454,7 @@ fn step_up(
     acr: Option<&[String]>,
     max_age: Option<Duration>,
     now: SystemTime,
+    leeway: Duration,
 ) -> Result<(), AuthError> {
     let acr_ok = acr.is_none_or(|accepted| {
         claims
@@ -448,13 +469,16 @@ fn step_up(
         claims
             .get("auth_time")
             .and_then(Value::as_f64)
-            .is_some_and(|at| at <= now + 60.0 && now - at <= max_age.as_secs_f64())
+            .is_some_and(|at| at <= now + leeway.as_secs_f64() && now - at <= max_age.as_secs_f64())
     });
     if acr_ok && age_ok {
         return Ok(());
     }
     let acr_values = acr.map(|a| a.join(" "));
-    let max_age = max_age.filter(|_| !age_ok).map(|d| d.as_secs());
+    // Whole seconds, rounded up: a sub-second limit is never announced as 0.
+    let max_age = max_age
+        .filter(|_| !age_ok)
+        .map(|d| d.as_secs() + u64::from(d.subsec_nanos() > 0));
     Err(AuthError::insufficient_user_authentication(
         acr_values.as_deref(),
         max_age,

@@ -129,7 +129,20 @@ impl CsrfPolicy {
     /// proceed, a 403 [`AuthErrorKind::CrossSiteRequest`] when not. A
     /// request whose method the adapter does not know is checked as unsafe.
     pub fn check<R: AuthRequest + ?Sized>(&self, req: &R) -> Result<(), AuthError> {
-        if !self.enabled || matches!(req.method(), Some("GET" | "HEAD" | "OPTIONS")) {
+        let safe = matches!(req.method(), Some("GET" | "HEAD" | "OPTIONS"));
+        if safe && !is_websocket(req) {
+            return Ok(());
+        }
+        self.check_origin(req)
+    }
+
+    /// The origin rules of [`check`](Self::check) whatever the method: for
+    /// endpoints that act on ambient authority even when called with `GET`
+    /// (the [`TokenService`](crate::TokenService) applies it to the refresh
+    /// cookie). A WebSocket handshake is checked by [`check`](Self::check)
+    /// too (cross-site WebSocket hijacking).
+    pub fn check_origin<R: AuthRequest + ?Sized>(&self, req: &R) -> Result<(), AuthError> {
+        if !self.enabled {
             return Ok(());
         }
         let origin = single(req, "origin");
@@ -156,6 +169,13 @@ impl CsrfPolicy {
         let origin = origin.strip_suffix('/').unwrap_or(origin);
         self.origins.iter().any(|o| o.eq_ignore_ascii_case(origin))
     }
+}
+
+/// A WebSocket handshake (`Upgrade: websocket`): a `GET` that opens a
+/// channel the cookie authenticates.
+fn is_websocket<R: AuthRequest + ?Sized>(req: &R) -> bool {
+    req.header_values("upgrade")
+        .any(|v| v.eq_ignore_ascii_case(b"websocket"))
 }
 
 /// `None` when the header is absent; `Some(None)` when it is repeated or not
@@ -243,6 +263,32 @@ mod tests {
         for (method, headers, ok) in cases {
             assert_eq!(check(&policy, method, headers), *ok, "{method} {headers:?}");
         }
+        // A cross-site WebSocket handshake is a GET, and checked.
+        assert!(!check(
+            &policy,
+            "GET",
+            &[("upgrade", "websocket"), ("sec-fetch-site", "cross-site")]
+        ));
+        assert!(check(
+            &policy,
+            "GET",
+            &[
+                ("upgrade", "WebSocket"),
+                ("origin", "https://app.example.com")
+            ]
+        ));
+        assert!(
+            policy
+                .check_origin(&{
+                    let mut r = http::Request::new(());
+                    r.headers_mut().insert(
+                        "sec-fetch-site",
+                        http::HeaderValue::from_static("same-origin"),
+                    );
+                    r
+                })
+                .is_ok()
+        );
         let strict = policy.clone().refuse_unmarked(true);
         assert!(!check(&strict, "POST", &[]));
         assert!(check(&strict, "POST", &[("sec-fetch-site", "same-origin")]));

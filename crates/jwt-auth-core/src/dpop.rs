@@ -64,6 +64,8 @@ pub enum DpopErrorKind {
     /// The public URL is not an absolute `https` URL (or `http` on
     /// loopback) without query or fragment.
     InvalidUrl,
+    /// Another setting is out of range (a nonce secret too short).
+    InvalidSetting,
 }
 
 /// Whether DPoP is accepted, and whether it is required.
@@ -144,14 +146,17 @@ impl Dpop {
 
     /// The proof algorithms accepted (replaces the default ES256, ES384,
     /// EdDSA, PS256, RS256). Symmetric algorithms are never accepted and are
-    /// left out.
+    /// left out; a list with none left keeps the previous one.
     #[must_use]
     pub fn algorithms(mut self, algorithms: impl IntoIterator<Item = Algorithm>) -> Self {
-        self.algorithms = algorithms
+        let algorithms: Vec<Algorithm> = algorithms
             .into_iter()
             .filter(|alg| !alg.is_symmetric())
             .collect();
-        self.algs_param = algs_param(&self.algorithms);
+        if !algorithms.is_empty() {
+            self.algs_param = algs_param(&algorithms);
+            self.algorithms = algorithms;
+        }
         self
     }
 
@@ -166,16 +171,26 @@ impl Dpop {
     /// Requires server nonces (RFC 9449 §8), derived without state from
     /// `secret`: an HMAC of the current time step (`step`, default 5 min),
     /// the previous step's accepted too. Instances that share the secret
-    /// accept each other's nonces. Use at least 32 random bytes.
-    #[must_use]
-    pub fn nonce_secret(mut self, secret: impl AsRef<[u8]>, step: Option<Duration>) -> Self {
+    /// accept each other's nonces. At least 32 bytes (the HMAC's output
+    /// size), random.
+    pub fn nonce_secret(
+        mut self,
+        secret: impl AsRef<[u8]>,
+        step: Option<Duration>,
+    ) -> Result<Self, DpopError> {
+        if secret.as_ref().len() < 32 {
+            return Err(DpopError::new(
+                DpopErrorKind::InvalidSetting,
+                "the DPoP nonce secret must be at least 32 bytes",
+            ));
+        }
         self.nonce = Some(Nonces {
             secret: Arc::from(secret.as_ref()),
             step: step
                 .unwrap_or(Duration::from_secs(300))
                 .max(Duration::from_secs(1)),
         });
-        self
+        Ok(self)
     }
 
     /// Where seen proof `jti`s are kept (default: in memory, per process).
@@ -228,7 +243,7 @@ impl Dpop {
             .map_err(|_| invalid("malformed header"))?;
         if !header
             .typ()
-            .is_some_and(|typ| typ.eq_ignore_ascii_case("dpop+jwt"))
+            .is_some_and(|typ| crate::validation::media_type_eq(typ, "dpop+jwt"))
         {
             return Err(invalid("typ is not dpop+jwt"));
         }
@@ -432,7 +447,8 @@ impl Nonces {
     /// The current or the previous step's nonce, compared in constant time.
     fn accepts(&self, nonce: &str, step: u64) -> bool {
         let eq = |expected: String| {
-            expected.len() == nonce.len()
+            !expected.is_empty()
+                && expected.len() == nonce.len()
                 && expected
                     .bytes()
                     .zip(nonce.bytes())
@@ -476,17 +492,21 @@ impl<T: ProofReplay + ?Sized> ProofReplay for Arc<T> {
     }
 }
 
-/// The in-memory [`ProofReplay`] (per process; at most a million entries,
-/// each kept for its own TTL).
+/// The in-memory [`ProofReplay`] (per process). Each seen proof is kept for
+/// its own TTL as a 32-byte hash; when a million are held, new proofs are
+/// refused (503) rather than old ones forgotten, which would let a replay
+/// through (RFC 9449 §11.1).
 #[derive(Clone)]
 pub struct MemoryReplay {
-    seen: moka::sync::Cache<String, Duration>,
+    seen: moka::sync::Cache<[u8; 32], Duration>,
+    capacity: u64,
 }
 
 impl fmt::Debug for MemoryReplay {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("MemoryReplay")
             .field("entries", &self.seen.entry_count())
+            .field("capacity", &self.capacity)
             .finish()
     }
 }
@@ -499,10 +519,10 @@ impl Default for MemoryReplay {
 
 struct ForItsTtl;
 
-impl moka::Expiry<String, Duration> for ForItsTtl {
+impl moka::Expiry<[u8; 32], Duration> for ForItsTtl {
     fn expire_after_create(
         &self,
-        _: &String,
+        _: &[u8; 32],
         ttl: &Duration,
         _: std::time::Instant,
     ) -> Option<Duration> {
@@ -511,13 +531,18 @@ impl moka::Expiry<String, Duration> for ForItsTtl {
 }
 
 impl MemoryReplay {
-    /// An empty cache.
+    /// An empty cache holding at most a million proofs.
     pub fn new() -> Self {
+        Self::with_capacity(1_000_000)
+    }
+
+    /// An empty cache holding at most `capacity` proofs at once; past it,
+    /// new proofs are refused until old ones expire.
+    pub fn with_capacity(capacity: u64) -> Self {
         Self {
-            seen: moka::sync::Cache::builder()
-                .max_capacity(1_000_000)
-                .expire_after(ForItsTtl)
-                .build(),
+            // Never evicts: entries leave when their TTL ends.
+            seen: moka::sync::Cache::builder().expire_after(ForItsTtl).build(),
+            capacity,
         }
     }
 }
@@ -533,7 +558,14 @@ impl ProofReplay for MemoryReplay {
     }
 
     fn first_use_now(&self, key: &str, ttl: Duration) -> Option<Result<bool, StoreError>> {
-        let entry = self.seen.entry_by_ref(key).or_insert(ttl);
+        if self.seen.entry_count() >= self.capacity {
+            return Some(Err(StoreError::new(
+                crate::revocation::StoreErrorKind::Unavailable,
+                "the DPoP replay cache is full",
+            )));
+        }
+        let hash: [u8; 32] = Sha256::digest(key.as_bytes()).into();
+        let entry = self.seen.entry(hash).or_insert(ttl);
         Some(Ok(entry.is_fresh()))
     }
 }
@@ -593,7 +625,9 @@ impl Dpop {
         now: SystemTime,
     ) -> Result<Option<String>, AuthError> {
         match binding {
-            Binding::Bearer if verified.dpop_jkt().is_some() => {
+            // Bound to a key (`jkt`) or anything else this server does not
+            // check (`x5t#S256`, a malformed `jkt`): never a bearer token.
+            Binding::Bearer if verified.claims_map().contains_key("cnf") => {
                 Err(AuthError::new(AuthErrorKind::DpopRequired))
             }
             Binding::Bearer => Ok(None),
@@ -669,5 +703,58 @@ impl Dpop {
         };
         crate::error::add_param(&mut dpop, "algs", &self.algs_param);
         [bearer, dpop]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_replay_cache_refuses_instead_of_forgetting() {
+        let cache = MemoryReplay::with_capacity(100);
+        let ttl = Duration::from_secs(60);
+        let mut refused = 0;
+        for i in 0..1_000 {
+            match cache.first_use_now(&format!("k{i}"), ttl) {
+                Some(Ok(true)) => {}
+                Some(Err(_)) => refused += 1,
+                other => panic!("{other:?}"),
+            }
+        }
+        assert!(refused > 0, "past its capacity the cache refuses");
+        // Nothing seen was forgotten: k0 is a replay or (while full) refused,
+        // never fresh again.
+        assert!(!matches!(cache.first_use_now("k0", ttl), Some(Ok(true))));
+    }
+
+    #[test]
+    fn nonces_need_a_long_secret_and_never_match_empty() {
+        let dpop = Dpop::allowed("https://api.example.com").unwrap_or_else(|e| panic!("{e}"));
+        assert!(dpop.clone().nonce_secret([1u8; 31], None).is_err());
+        let dpop = dpop
+            .nonce_secret([1u8; 32], None)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let nonces = dpop.nonce.as_ref().unwrap_or_else(|| panic!("nonces on"));
+        assert!(!nonces.accepts("", 5));
+        assert!(nonces.accepts(&nonces.at(5), 5));
+        assert!(nonces.accepts(&nonces.at(4), 5));
+        assert!(!nonces.accepts(&nonces.at(3), 5));
+    }
+
+    #[test]
+    fn the_thumbprint_follows_rfc_7638() {
+        // RFC 7638 §3.1's example key and thumbprint.
+        let jwk = serde_json::json!({
+            "kty": "RSA",
+            "n": "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw",
+            "e": "AQAB",
+            "alg": "RS256",
+            "kid": "2011-04-29"
+        });
+        assert_eq!(
+            thumbprint(jwk.as_object().unwrap_or_else(|| panic!("object"))).as_deref(),
+            Some("NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs")
+        );
     }
 }

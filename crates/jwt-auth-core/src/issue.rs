@@ -367,8 +367,10 @@ fn random_id() -> Result<String, KeyError> {
     Ok(crate::b64::encode(&bytes))
 }
 
-/// Refresh cookies of one name read from a request, at most.
-const MAX_REFRESH_COOKIES: usize = 8;
+/// Refresh cookies of one name read from a request, at most (oversized or
+/// non-text values skipped, so junk planted beside the real one cannot hide
+/// it).
+const MAX_REFRESH_COOKIES: usize = 16;
 
 /// What rotating one refresh token came to.
 enum Refreshed {
@@ -679,19 +681,22 @@ impl TokenService {
     ///
     /// **Several cookies of that name** (a browser keeps one per path and
     /// domain, so a stale one survives a change of path) are handled
-    /// deliberately: each is tried (at most eight), the first that is its
-    /// family's current token is rotated, and a stale duplicate beside it is
-    /// ignored, never taken for a reuse. Only when none of them is current
-    /// does a reused one revoke its family, as a single reused token would.
+    /// deliberately: each is tried (at most sixteen), the first that is its
+    /// family's current token is rotated, and a stale duplicate of **that
+    /// family** beside it is ignored, never taken for a reuse. A reused
+    /// token of any other family revokes that family, as a single reused
+    /// token would, so a stolen stale token cannot be tried for free beside
+    /// the caller's own.
     pub async fn refresh_request<R: AuthRequest + ?Sized>(
         &self,
         req: &R,
     ) -> Result<TokenPair, AuthError> {
         let tokens = self.cookie_tokens(req)?;
-        self.csrf.check(req)?;
+        self.csrf.check_origin(req)?;
         if let [token] = tokens.as_slice() {
             return self.refresh(token).await;
         }
+        let mut rotated: Option<(TokenPair, String)> = None;
         let mut reused = Vec::new();
         let mut refused = None;
         for token in tokens {
@@ -700,12 +705,27 @@ impl TokenService {
                 Err(error) => Refreshed::Refused(error),
             };
             match outcome {
-                Refreshed::Rotated(pair) => return Ok(pair),
+                // The first current token is used; those after it are not
+                // looked at (nor rotated).
+                Refreshed::Rotated(pair) => {
+                    let family = pair.refresh.family().to_owned();
+                    rotated = Some((pair, family));
+                    break;
+                }
                 Refreshed::Reused(family) => reused.push(family),
                 Refreshed::Refused(error) => {
                     refused.get_or_insert(error);
                 }
             }
+        }
+        // A stale duplicate is excused only beside the current token of its
+        // own family; a reused token of any other family is a reuse.
+        if let Some((pair, family)) = rotated {
+            reused.retain(|f| *f != family);
+            if !reused.is_empty() {
+                let _ = self.revoke_reused(&reused).await;
+            }
+            return Ok(pair);
         }
         if reused.is_empty() {
             return Err(refused.unwrap_or_else(|| AuthErrorKind::MissingToken.into()));
@@ -719,7 +739,7 @@ impl TokenService {
         &self,
         req: &'a R,
     ) -> Result<Vec<&'a str>, AuthError> {
-        let tokens = cookie_values(req, &self.cookie.name, 8192, MAX_REFRESH_COOKIES)?;
+        let tokens = cookie_values(req, &self.cookie.name, 8192, MAX_REFRESH_COOKIES, true)?;
         if tokens.is_empty() {
             return Err(AuthErrorKind::MissingToken.into());
         }
@@ -770,7 +790,7 @@ impl TokenService {
         let Ok(tokens) = self.cookie_tokens(req) else {
             return Ok(());
         };
-        self.csrf.check(req)?;
+        self.csrf.check_origin(req)?;
         for token in tokens {
             let Ok(verified) = self.verify_refresh(token) else {
                 continue;

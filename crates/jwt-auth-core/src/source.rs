@@ -321,16 +321,18 @@ fn from_cookie<'a, R: AuthRequest + ?Sized>(
     name: &str,
     max_len: usize,
 ) -> Result<Option<&'a str>, AuthError> {
-    Ok(cookie_values(req, name, max_len, 1)?.pop())
+    Ok(cookie_values(req, name, max_len, 1, false)?.pop())
 }
 
 /// The non-empty values of the cookies named `name`, in the order sent, at
-/// most `limit` of them.
+/// most `limit` of them; `skip_bad`: oversized or non-text values are
+/// skipped instead of refusing the request.
 pub(crate) fn cookie_values<'a, R: AuthRequest + ?Sized>(
     req: &'a R,
     name: &str,
     max_len: usize,
     limit: usize,
+    skip_bad: bool,
 ) -> Result<Vec<&'a str>, AuthError> {
     let mut found = Vec::new();
     for header in req.header_values("cookie") {
@@ -349,7 +351,11 @@ pub(crate) fn cookie_values<'a, R: AuthRequest + ?Sized>(
             if value.is_empty() {
                 continue;
             }
-            found.extend(bounded(value, max_len)?);
+            match bounded(value, max_len) {
+                Ok(value) => found.extend(value),
+                Err(_) if skip_bad => continue,
+                Err(e) => return Err(e),
+            }
             if found.len() == limit {
                 return Ok(found);
             }

@@ -423,7 +423,9 @@ fn dpop_settings(
                 Some(secret) => secret,
                 None => random_secret()?,
             };
-            dpop = dpop.nonce_secret(secret, None);
+            dpop = dpop
+                .nonce_secret(secret, None)
+                .map_err(|e| format!("JWT_DPOP_NONCE_SECRET: {e}"))?;
         }
         Some(_) => return Err("JWT_DPOP_NONCE must be 0 or 1".into()),
     }
