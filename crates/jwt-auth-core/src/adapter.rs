@@ -55,6 +55,40 @@ pub fn is_grpc<R: AuthRequest + ?Sized>(req: &R) -> bool {
         })
 }
 
+/// A request view whose path is another one: the URL the client called,
+/// when a router in front (axum's `Router::nest`) stripped a prefix from
+/// the request's own. What a DPoP proof's `htu` names.
+#[derive(Debug)]
+pub struct WithPath<'r, R: ?Sized> {
+    req: &'r R,
+    path: &'r str,
+}
+
+impl<'r, R: AuthRequest + ?Sized> WithPath<'r, R> {
+    /// `req`, with `path` as its path.
+    pub fn new(req: &'r R, path: &'r str) -> Self {
+        Self { req, path }
+    }
+}
+
+impl<'r, R: AuthRequest + ?Sized> AuthRequest for WithPath<'r, R> {
+    fn method(&self) -> Option<&str> {
+        self.req.method()
+    }
+
+    fn path(&self) -> Option<&str> {
+        Some(self.path)
+    }
+
+    fn query(&self) -> Option<&str> {
+        self.req.query()
+    }
+
+    fn header_values<'a>(&'a self, name: &str) -> impl Iterator<Item = &'a [u8]> + use<'a, 'r, R> {
+        self.req.header_values(name)
+    }
+}
+
 /// Whether the request is a CORS preflight: `OPTIONS` with `Origin` and
 /// `Access-Control-Request-Method`.
 pub fn is_preflight<R: AuthRequest + ?Sized>(req: &R) -> bool {

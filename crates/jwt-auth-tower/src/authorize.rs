@@ -35,14 +35,12 @@ use crate::service::{RefusalBody, ResponseFuture};
 /// # let _ = app; Ok(()) }
 /// ```
 #[derive(Clone, Debug)]
-pub struct Authorize {
-    requirement: Requirement,
-}
+pub struct Authorize(Requirement);
 
 impl Authorize {
     /// Requires `requirement`.
     pub fn new(requirement: Requirement) -> Self {
-        Self { requirement }
+        Self(requirement)
     }
 }
 
@@ -50,19 +48,13 @@ impl<S> Layer<S> for Authorize {
     type Service = AuthorizeService<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        AuthorizeService {
-            inner,
-            requirement: self.requirement.clone(),
-        }
+        AuthorizeService(inner, self.0.clone())
     }
 }
 
 /// The service produced by [`Authorize`].
 #[derive(Clone, Debug)]
-pub struct AuthorizeService<S> {
-    inner: S,
-    requirement: Requirement,
-}
+pub struct AuthorizeService<S>(S, Requirement);
 
 impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for AuthorizeService<S>
 where
@@ -74,13 +66,13 @@ where
     type Future = ResponseFuture<S, ReqBody>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
+        self.0.poll_ready(cx)
     }
 
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
         let auth = req.extensions().get::<Authentication>();
-        match self.requirement.decide(&req, auth) {
-            Ok(()) => ResponseFuture::inner(self.inner.call(req)),
+        match self.1.decide(&req, auth) {
+            Ok(()) => ResponseFuture::inner(self.0.call(req)),
             Err(refusal) => ResponseFuture::refused(refusal),
         }
     }

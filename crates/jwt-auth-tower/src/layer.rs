@@ -36,7 +36,10 @@ impl<S> Layer<S> for JwtAuth {
     type Service = JwtAuthService<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        JwtAuthService::new(inner, self.0.clone())
+        JwtAuthService {
+            inner,
+            auth: self.0.clone(),
+        }
     }
 }
 

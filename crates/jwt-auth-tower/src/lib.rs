@@ -205,21 +205,16 @@ mod authorize;
 mod extract;
 pub mod grpc;
 mod layer;
-#[cfg(feature = "axum")]
-mod resource;
 mod service;
 
 pub use authorize::{Authorize, AuthorizeService};
 #[cfg(feature = "axum")]
 #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
-pub use extract::{Claims, ClaimsRejection, OptionalClaims};
+pub use extract::{Claims, ClaimsRejection, OptionalClaims, resource_metadata};
 #[cfg(feature = "tonic")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tonic")))]
 pub use grpc::{TonicRequestExt, tonic_status};
 pub use layer::JwtAuth;
-#[cfg(feature = "axum")]
-#[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
-pub use resource::resource_metadata;
 pub use service::{JwtAuthService, RefusalBody, ResponseFuture};
 
 #[cfg(feature = "utoipa")]

@@ -7,8 +7,11 @@ use std::task::{Context, Poll, ready};
 
 use bytes::Bytes;
 use http::{Request, Response};
+use http_body_util::{BodyExt, Full};
 use jwt_auth_core::Authenticator;
-use jwt_auth_core::adapter::{AuthRequest, DecideFuture, Decision, Refusal, Reply};
+#[cfg(feature = "axum")]
+use jwt_auth_core::adapter::WithPath;
+use jwt_auth_core::adapter::{DecideFuture, Decision, Refusal, Reply};
 use pin_project_lite::pin_project;
 use tower_service::Service;
 
@@ -26,46 +29,29 @@ pub trait RefusalBody {
     fn from_refusal(bytes: Bytes) -> Self;
 }
 
-#[cfg(feature = "axum")]
-impl RefusalBody for axum_core::body::Body {
-    fn from_refusal(bytes: Bytes) -> Self {
-        bytes.into()
-    }
+/// `RefusalBody` for `$body`, built from the refusal's bytes by `$make`.
+macro_rules! refusal_body {
+    ($($(#[$attr:meta])* [$($generic:ident)?] $body:ty => $make:expr;)*) => {$(
+        $(#[$attr])*
+        impl$(<$generic>)? RefusalBody for $body {
+            fn from_refusal(bytes: Bytes) -> Self {
+                $make(bytes)
+            }
+        }
+    )*};
 }
 
-#[cfg(feature = "tonic")]
-impl RefusalBody for tonic::body::Body {
-    fn from_refusal(bytes: Bytes) -> Self {
-        tonic::body::Body::new(http_body_util::Full::new(bytes))
-    }
-}
-
-impl RefusalBody for http_body_util::Full<Bytes> {
-    fn from_refusal(bytes: Bytes) -> Self {
-        Self::new(bytes)
-    }
-}
-
-impl<E> RefusalBody for http_body_util::combinators::UnsyncBoxBody<Bytes, E> {
-    fn from_refusal(bytes: Bytes) -> Self {
-        use http_body_util::BodyExt;
-        let full = http_body_util::Full::new(bytes);
-        full.map_err(|never| match never {}).boxed_unsync()
-    }
-}
-
-impl<E> RefusalBody for http_body_util::combinators::BoxBody<Bytes, E> {
-    fn from_refusal(bytes: Bytes) -> Self {
-        use http_body_util::BodyExt;
-        let full = http_body_util::Full::new(bytes);
-        full.map_err(|never| match never {}).boxed()
-    }
-}
-
-impl RefusalBody for String {
-    fn from_refusal(bytes: Bytes) -> Self {
-        String::from_utf8_lossy(&bytes).into_owned()
-    }
+refusal_body! {
+    #[cfg(feature = "axum")]
+    [] axum_core::body::Body => axum_core::body::Body::from;
+    #[cfg(feature = "tonic")]
+    [] tonic::body::Body => |b| tonic::body::Body::new(Full::new(b));
+    [] Full<Bytes> => Full::new;
+    [] String => |b: Bytes| String::from_utf8_lossy(&b).into_owned();
+    [E] http_body_util::combinators::UnsyncBoxBody<Bytes, E> =>
+        |b| BodyExt::boxed_unsync(BodyExt::map_err(Full::new(b), |never| match never {}));
+    [E] http_body_util::combinators::BoxBody<Bytes, E> =>
+        |b| BodyExt::boxed(BodyExt::map_err(Full::new(b), |never| match never {}));
 }
 
 /// The service produced by [`JwtAuth`](crate::JwtAuth): authenticates, then
@@ -73,15 +59,11 @@ impl RefusalBody for String {
 /// extensions.
 #[derive(Clone, Debug)]
 pub struct JwtAuthService<S> {
-    inner: S,
-    auth: Authenticator,
+    pub(crate) inner: S,
+    pub(crate) auth: Authenticator,
 }
 
 impl<S> JwtAuthService<S> {
-    pub(crate) fn new(inner: S, auth: Authenticator) -> Self {
-        Self { inner, auth }
-    }
-
     /// The wrapped service.
     pub fn get_ref(&self) -> &S {
         &self.inner
@@ -102,7 +84,16 @@ where
     }
 
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
-        match self.auth.decide(&View(&req)).into_ready() {
+        // Under axum's `Router::nest` the URI lost its prefix: core reads
+        // the original one, the URL a DPoP proof's `htu` names.
+        #[cfg(feature = "axum")]
+        let decide = match req.extensions().get::<axum::extract::OriginalUri>() {
+            Some(original) => self.auth.decide(&WithPath::new(&req, original.0.path())),
+            None => self.auth.decide(&req),
+        };
+        #[cfg(not(feature = "axum"))]
+        let decide = self.auth.decide(&req);
+        match decide.into_ready() {
             // Decided at once (the common case): call the service that was
             // driven to readiness, nothing cloned.
             Ok(decision) => ResponseFuture::decided(&mut self.inner, decision, req),
@@ -213,32 +204,5 @@ where
 impl<S: Service<Request<ReqBody>>, ReqBody> std::fmt::Debug for ResponseFuture<S, ReqBody> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ResponseFuture").finish_non_exhaustive()
-    }
-}
-
-/// The request as core reads it. Under axum's `Router::nest` the URI has
-/// lost its prefix; the original one (`OriginalUri`) is the URL the client
-/// called, which a DPoP proof's `htu` names.
-struct View<'r, B>(&'r Request<B>);
-
-impl<'r, B> AuthRequest for View<'r, B> {
-    fn method(&self) -> Option<&str> {
-        AuthRequest::method(self.0)
-    }
-
-    fn path(&self) -> Option<&str> {
-        #[cfg(feature = "axum")]
-        if let Some(original) = self.0.extensions().get::<axum::extract::OriginalUri>() {
-            return Some(original.0.path());
-        }
-        AuthRequest::path(self.0)
-    }
-
-    fn query(&self) -> Option<&str> {
-        AuthRequest::query(self.0)
-    }
-
-    fn header_values<'a>(&'a self, name: &str) -> impl Iterator<Item = &'a [u8]> + use<'a, 'r, B> {
-        self.0.header_values(name)
     }
 }
