@@ -206,3 +206,115 @@ async fn preflights_pass_only_when_asked_and_reach_handlers_anonymous() {
     let ok = TestRequest::get("/me").bearer(&token(json!({})));
     assert_eq!(via_axum(&open, &ok).await.status, 200);
 }
+
+#[derive(Debug, PartialEq)]
+struct Account(u64);
+
+fn checked() -> jwt_auth_core::Authenticator {
+    use jwt_auth_core::AuthError;
+    authenticator(key()).after_validation(|token| async move {
+        // Stands for a database look-up.
+        tokio::task::yield_now().await;
+        match token.subject() {
+            Some("alice") => Ok(Some(Account(42))),
+            Some("bob") => Ok(None),
+            Some("mallory") => Err(AuthError::forbidden("this account is suspended")),
+            _ => Err(AuthError::unauthorized("unknown \"account\"")),
+        }
+    })
+}
+
+fn token_for(sub: &str) -> String {
+    key()
+        .encode(&json!({"sub": sub, "exp": NOW + 600}))
+        .unwrap()
+}
+
+#[tokio::test]
+async fn the_applications_check_refuses_or_attaches_data_alike() {
+    let auth = checked();
+    let cases = [
+        ("alice", 200, None),
+        ("bob", 200, None),
+        (
+            "mallory",
+            403,
+            Some(
+                r#"Bearer error="insufficient_scope", error_description="this account is suspended""#,
+            ),
+        ),
+        (
+            "eve",
+            401,
+            Some(r#"Bearer error="invalid_token", error_description="unknown \"account\"""#),
+        ),
+    ];
+    for (sub, status, challenge) in cases {
+        let req = TestRequest::get("/me").bearer(&token_for(sub));
+        let reply = via_axum(&auth, &req).await;
+        assert_eq!(reply, via_actix(&auth, &req).await, "{sub}");
+        assert_eq!(reply.status, status, "{sub}: {reply:?}");
+        assert_eq!(reply.www_authenticate.as_deref(), challenge, "{sub}");
+    }
+    // No token: the check never runs; an invalid token neither.
+    let reply = via_axum(&auth, &TestRequest::get("/me")).await;
+    assert_eq!(
+        (reply.status, reply.www_authenticate.as_deref()),
+        (401, Some("Bearer"))
+    );
+}
+
+#[tokio::test]
+async fn handlers_read_what_the_check_attached() {
+    use axum::Router;
+    use axum::extract::Extension;
+    use axum::routing::get;
+    use jwt_auth_core::Authentication;
+    use tower::ServiceExt;
+
+    let app = Router::new()
+        .route(
+            "/account",
+            get(|Extension(auth): Extension<Authentication>| async move {
+                format!("{:?}", auth.data::<Account>())
+            }),
+        )
+        .layer(jwt_auth_tower::JwtAuth::new(checked()));
+    let body = |sub: &'static str| {
+        let app = app.clone();
+        async move {
+            let request = http::Request::get("/account")
+                .header("authorization", format!("Bearer {}", token_for(sub)))
+                .body(axum::body::Body::empty())
+                .unwrap();
+            let response = app.oneshot(request).await.unwrap();
+            let bytes = http_body_util::BodyExt::collect(response.into_body())
+                .await
+                .unwrap()
+                .to_bytes();
+            String::from_utf8_lossy(&bytes).into_owned()
+        }
+    };
+    assert_eq!(body("alice").await, "Some(Account(42))");
+    assert_eq!(body("bob").await, "None");
+
+    use actix_web::{App, HttpResponse, test as actix_test, web};
+    let app = actix_test::init_service(
+        App::new().service(
+            web::resource("/account")
+                .wrap(jwt_auth_actix::JwtAuth::new(checked()))
+                .route(
+                    web::get().to(|auth: web::ReqData<Authentication>| async move {
+                        HttpResponse::Ok().body(format!("{:?}", auth.data::<Account>()))
+                    }),
+                ),
+        ),
+    )
+    .await;
+    let request = actix_test::TestRequest::get()
+        .uri("/account")
+        .insert_header(("authorization", format!("Bearer {}", token_for("alice"))))
+        .to_request();
+    let bytes = actix_test::call_and_read_body(&app, request).await;
+    assert_eq!(bytes, "Some(Account(42))");
+}

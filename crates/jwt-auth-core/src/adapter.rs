@@ -406,6 +406,36 @@ enum DecideState {
     /// Decided without authenticating (rare: a metadata document, a
     /// preflight); `None` once taken.
     Decided(Option<Box<Decision>>),
+    /// The token verified; the application's check after validation runs.
+    Checking {
+        check: crate::hook::CheckFuture,
+        token: Option<crate::VerifiedToken>,
+        authenticator: Authenticator,
+        grpc: bool,
+    },
+}
+
+/// What follows an authentication outcome.
+enum Next {
+    Decided(Decision),
+    Checking(DecideState),
+}
+
+/// A decision, or the application's check to run first.
+fn next(
+    auth: &Authenticator,
+    outcome: Result<Option<crate::VerifiedToken>, AuthError>,
+    grpc: bool,
+) -> Next {
+    match (outcome, auth.after_validation_check()) {
+        (Ok(Some(token)), Some(check)) => Next::Checking(DecideState::Checking {
+            check: check(token.clone()),
+            token: Some(token),
+            authenticator: auth.clone(),
+            grpc,
+        }),
+        (outcome, _) => Next::Decided(decision(auth, outcome, grpc)),
+    }
 }
 
 impl DecideFuture {
@@ -420,7 +450,10 @@ impl DecideFuture {
                 authenticator,
                 grpc,
             } => match authenticate.into_ready() {
-                Ok(outcome) => Ok(decision(&authenticator, outcome, grpc)),
+                Ok(outcome) => match next(&authenticator, outcome, grpc) {
+                    Next::Decided(decision) => Ok(decision),
+                    Next::Checking(state) => Err(Self { state }),
+                },
                 Err(authenticate) => Err(Self {
                     state: DecideState::Authenticating {
                         authenticate,
@@ -433,6 +466,7 @@ impl DecideFuture {
             DecideState::Decided(None) => Err(Self {
                 state: DecideState::Decided(None),
             }),
+            state @ DecideState::Checking { .. } => Err(Self { state }),
         }
     }
 }
@@ -461,20 +495,45 @@ impl Future for DecideFuture {
     type Output = Decision;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Decision> {
-        match &mut self.state {
-            DecideState::Authenticating {
-                authenticate,
-                authenticator,
-                grpc,
-            } => {
-                let outcome = ready!(Pin::new(authenticate).poll(cx));
-                Poll::Ready(decision(authenticator, outcome, *grpc))
-            }
-            DecideState::Decided(decision) => Poll::Ready(
-                *decision
-                    .take()
-                    .expect("DecideFuture polled after completion"),
-            ),
+        loop {
+            let next = match &mut self.state {
+                DecideState::Authenticating {
+                    authenticate,
+                    authenticator,
+                    grpc,
+                } => {
+                    let outcome = ready!(Pin::new(authenticate).poll(cx));
+                    match next(authenticator, outcome, *grpc) {
+                        Next::Decided(decision) => return Poll::Ready(decision),
+                        Next::Checking(state) => state,
+                    }
+                }
+                DecideState::Decided(decision) => {
+                    return Poll::Ready(
+                        *decision
+                            .take()
+                            .expect("DecideFuture polled after completion"),
+                    );
+                }
+                DecideState::Checking {
+                    check,
+                    token,
+                    authenticator,
+                    grpc,
+                } => {
+                    let verdict = ready!(check.0.as_mut().poll(cx));
+                    let token = token.take().expect("DecideFuture polled after completion");
+                    return Poll::Ready(match verdict {
+                        Ok(data) => {
+                            let auth = Authentication::verified(authenticator.clone(), token)
+                                .with_data(data);
+                            Decision::Allow(authenticator.allow(auth))
+                        }
+                        Err(error) => Decision::Refuse(authenticator.refuse(error, *grpc)),
+                    });
+                }
+            };
+            self.state = next;
         }
     }
 }

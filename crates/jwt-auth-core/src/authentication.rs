@@ -77,6 +77,8 @@ impl Future for AuthenticateFuture {
 pub struct Authentication {
     state: State,
     authenticator: Authenticator,
+    /// What the application's check after validation attached.
+    data: Option<crate::hook::Data>,
 }
 
 #[derive(Clone, Debug)]
@@ -91,6 +93,7 @@ impl Authentication {
         Self {
             state: State::Token(token),
             authenticator,
+            data: None,
         }
     }
 
@@ -99,7 +102,20 @@ impl Authentication {
         Self {
             state: State::Anonymous,
             authenticator,
+            data: None,
         }
+    }
+
+    /// With what the application's check attached.
+    pub(crate) fn with_data(mut self, data: Option<crate::hook::Data>) -> Self {
+        self.data = data;
+        self
+    }
+
+    /// What the application's check after validation attached
+    /// ([`Authenticator::after_validation`]), if it is a `T`.
+    pub fn data<T: Send + Sync + 'static>(&self) -> Option<&T> {
+        self.data.as_deref()?.downcast_ref()
     }
 
     /// The verified token, if the request had one.

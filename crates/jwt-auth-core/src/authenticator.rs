@@ -71,55 +71,42 @@ pub const DEFAULT_CACHE_CAPACITY: u64 = 10_000;
 /// Builder methods take and return `Self`; each documents its default.
 #[derive(Clone)]
 pub struct Authenticator {
-    inner: Arc<Config>,
+    pub(crate) inner: Arc<Config>,
 }
 
 #[derive(Clone)]
-struct Config {
-    keys: KeySource,
-    validation: Validation,
-    sources: Vec<TokenSource>,
+pub(crate) struct Config {
+    pub(crate) keys: KeySource,
+    pub(crate) validation: Validation,
+    pub(crate) sources: Vec<TokenSource>,
     /// `realm` of the default answer.
-    realm: Option<Arc<str>>,
+    pub(crate) realm: Option<Arc<str>>,
     /// The protected resource (RFC 9728) whose metadata every challenge
     /// points to.
-    resource: Option<ProtectedResource>,
+    pub(crate) resource: Option<ProtectedResource>,
     /// Which cookie-authenticated requests may change state.
-    csrf: CsrfPolicy,
+    pub(crate) csrf: CsrfPolicy,
     /// DPoP (RFC 9449), when on.
-    dpop: Option<Dpop>,
+    pub(crate) dpop: Option<Dpop>,
     /// CORS preflights go through without a token.
-    pass_preflight: bool,
+    pub(crate) pass_preflight: bool,
+    /// The application's check after validation.
+    pub(crate) after_validation: Option<crate::hook::Check>,
     /// Its metadata document, serialised once.
-    resource_document: bytes::Bytes,
+    pub(crate) resource_document: bytes::Bytes,
     /// A custom answer; `None` is the RFC 6750 one.
-    responder: Option<Arc<dyn ErrorResponder>>,
+    pub(crate) responder: Option<Arc<dyn ErrorResponder>>,
     /// Requests without a token go through, with no claims.
-    allow_anonymous: bool,
-    store: Option<Arc<dyn RevocationStore>>,
-    fail_open: bool,
+    pub(crate) allow_anonymous: bool,
+    pub(crate) store: Option<Arc<dyn RevocationStore>>,
+    pub(crate) fail_open: bool,
     /// Verifies refresh tokens instead of refusing them (`TokenService`).
-    refresh_only: bool,
+    pub(crate) refresh_only: bool,
     /// Most verified tokens kept; 0 turns the cache off.
-    cache_capacity: u64,
-    cache: TokenCache,
+    pub(crate) cache_capacity: u64,
+    pub(crate) cache: TokenCache,
     /// Headers set from claims for the service behind.
-    forward: Option<Arc<ClaimHeaders>>,
-}
-
-impl Config {
-    /// Fills the protected resource's DPoP members from the DPoP settings,
-    /// and serialises its document once.
-    fn sync_resource_document(&mut self) {
-        if let Some(resource) = self.resource.take() {
-            let resource = match &self.dpop {
-                Some(dpop) => resource.dpop(dpop),
-                None => resource,
-            };
-            self.resource_document = resource.document().into();
-            self.resource = Some(resource);
-        }
-    }
+    pub(crate) forward: Option<Arc<ClaimHeaders>>,
 }
 
 /// An authenticator with the default settings, so that `JwtAuth::new` takes
@@ -172,6 +159,7 @@ impl Authenticator {
                 csrf: CsrfPolicy::new(),
                 dpop: None,
                 pass_preflight: false,
+                after_validation: None,
                 responder: None,
                 allow_anonymous: false,
                 store: None,
@@ -186,7 +174,7 @@ impl Authenticator {
 
     /// The configuration, for a builder method to change. The cache starts
     /// empty again: entries verified under other settings must not be used.
-    fn config(&mut self) -> &mut Config {
+    pub(crate) fn config(&mut self) -> &mut Config {
         let config = Arc::make_mut(&mut self.inner);
         config.cache = TokenCache::new(config.cache_capacity);
         config
@@ -282,92 +270,6 @@ impl Authenticator {
     pub fn token_source(mut self, source: TokenSource) -> Self {
         self.config().sources.push(source);
         self
-    }
-
-    /// Describes this API as an OAuth protected resource (RFC 9728): every
-    /// challenge, 401 and 403 (a custom responder's too), carries
-    /// `resource_metadata="<its metadata URL>"`, and, unless audiences are
-    /// configured, tokens must name the resource in `aud` (RFC 8707).
-    ///
-    /// The middleware also answers `GET` and `HEAD` requests for the
-    /// metadata document itself, at [`ProtectedResource::document_paths`],
-    /// without a token: a protected scope around the well-known path does
-    /// not hide it. Where the middleware does not see that path (a layer on
-    /// some routes only), mount the adapter's ready route as well.
-    #[must_use]
-    pub fn protected_resource(mut self, resource: ProtectedResource) -> Self {
-        let config = self.config();
-        config.validation.default_audience = Some(resource.resource().to_owned());
-        config.resource = Some(resource);
-        config.sync_resource_document();
-        self
-    }
-
-    /// The cross-site request forgery defence for tokens read from a cookie
-    /// ([`TokenSource::cookie`]); on by default ([`CsrfPolicy::new`]): an
-    /// unsafe request from another site or origin gets 403. Tokens from
-    /// headers are never checked.
-    #[must_use]
-    pub fn csrf(mut self, policy: CsrfPolicy) -> Self {
-        self.config().csrf = policy;
-        self
-    }
-
-    /// The cross-site request forgery defence in use.
-    pub fn csrf_policy(&self) -> &CsrfPolicy {
-        &self.inner.csrf
-    }
-
-    /// Turns DPoP on (RFC 9449; see [`Dpop`]): `Authorization: DPoP` with a
-    /// proof, bound tokens refused as bearer tokens, and the DPoP challenge
-    /// beside the Bearer one.
-    #[must_use]
-    pub fn dpop(mut self, dpop: Dpop) -> Self {
-        let config = self.config();
-        config.dpop = Some(dpop);
-        config.sync_resource_document();
-        self
-    }
-
-    /// Lets CORS preflights through without a token (off by default): an
-    /// `OPTIONS` request with `Origin` and `Access-Control-Request-Method`
-    /// reaches the service as an anonymous request, whatever it carries.
-    ///
-    /// Prefer a CORS layer outside the authentication (tower-http's
-    /// `CorsLayer`, `actix-cors`), which answers preflights itself. With
-    /// this option, a handler the preflight reaches that asks for claims
-    /// refuses it (401), but a handler without an extractor runs,
-    /// unauthenticated: route `OPTIONS` only to handlers that do nothing.
-    /// The preflight is forwarded without its `Authorization`, `Cookie` and
-    /// `DPoP` headers, and a gRPC request (routed by path alone) is never
-    /// taken for one.
-    #[must_use]
-    pub fn pass_preflight(mut self, pass: bool) -> Self {
-        self.config().pass_preflight = pass;
-        self
-    }
-
-    /// Whether CORS preflights go through without a token.
-    pub fn passes_preflight(&self) -> bool {
-        self.inner.pass_preflight
-    }
-
-    /// The DPoP settings, when DPoP is on.
-    pub fn dpop_settings(&self) -> Option<&Dpop> {
-        self.inner.dpop.as_ref()
-    }
-
-    /// The protected resource, if one is described.
-    pub fn resource(&self) -> Option<&ProtectedResource> {
-        self.inner.resource.as_ref()
-    }
-
-    /// The protected resource's metadata document, when `path` asks for it.
-    pub(crate) fn resource_document(&self, path: &str) -> Option<bytes::Bytes> {
-        let resource = self.inner.resource.as_ref()?;
-        resource
-            .is_document_path(path)
-            .then(|| self.inner.resource_document.clone())
     }
 
     /// Adds `realm="..."` to every challenge of the default answer.

@@ -78,6 +78,14 @@ pub enum AuthErrorKind {
     /// (`acr`, `auth_time`): 401 `insufficient_user_authentication` with
     /// `acr_values` and `max_age` (RFC 9470 §3), so the client re-authenticates.
     InsufficientUserAuthentication,
+    /// The application's check after validation refused the token (401
+    /// `invalid_token`, its reason as the description):
+    /// [`AuthError::unauthorized`].
+    Unauthorized,
+    /// The application's check after validation refused the request (403
+    /// `insufficient_scope`, its reason as the description):
+    /// [`AuthError::forbidden`].
+    Forbidden,
 }
 
 impl AuthErrorKind {
@@ -86,7 +94,9 @@ impl AuthErrorKind {
         match self {
             Self::MalformedRequest => StatusCode::BAD_REQUEST,
             Self::KeysUnavailable | Self::RevocationUnavailable => StatusCode::SERVICE_UNAVAILABLE,
-            Self::InsufficientScope | Self::CrossSiteRequest => StatusCode::FORBIDDEN,
+            Self::InsufficientScope | Self::CrossSiteRequest | Self::Forbidden => {
+                StatusCode::FORBIDDEN
+            }
             Self::NotConfigured => StatusCode::INTERNAL_SERVER_ERROR,
             _ => StatusCode::UNAUTHORIZED,
         }
@@ -106,7 +116,9 @@ impl AuthErrorKind {
     /// `tonic::Code::from_i32(kind.grpc_code())` gives the matching tonic code.
     pub fn grpc_code(self) -> i32 {
         match self {
-            Self::InsufficientScope | Self::CrossSiteRequest => GrpcStatus::PERMISSION_DENIED,
+            Self::InsufficientScope | Self::CrossSiteRequest | Self::Forbidden => {
+                GrpcStatus::PERMISSION_DENIED
+            }
             Self::KeysUnavailable | Self::RevocationUnavailable => GrpcStatus::UNAVAILABLE,
             Self::NotConfigured => GrpcStatus::INTERNAL,
             _ => GrpcStatus::UNAUTHENTICATED,
@@ -123,7 +135,7 @@ impl AuthErrorKind {
             | Self::NotConfigured
             | Self::CrossSiteRequest => None,
             Self::MalformedRequest => Some("invalid_request"),
-            Self::InsufficientScope => Some("insufficient_scope"),
+            Self::InsufficientScope | Self::Forbidden => Some("insufficient_scope"),
             Self::InvalidDpopProof => Some("invalid_dpop_proof"),
             Self::UseDpopNonce => Some("use_dpop_nonce"),
             Self::InsufficientUserAuthentication => Some("insufficient_user_authentication"),
@@ -162,6 +174,8 @@ impl AuthErrorKind {
             Self::InsufficientUserAuthentication => {
                 "a stronger or more recent authentication is required"
             }
+            Self::Unauthorized => "the token is not accepted",
+            Self::Forbidden => "access is denied",
         }
     }
 
@@ -194,6 +208,8 @@ impl AuthErrorKind {
             Self::UseDpopNonce => "use_dpop_nonce",
             Self::DpopRequired => "dpop_required",
             Self::InsufficientUserAuthentication => "insufficient_user_authentication",
+            Self::Unauthorized => "unauthorized",
+            Self::Forbidden => "forbidden",
         }
     }
 }
@@ -258,6 +274,9 @@ pub struct AuthError {
     /// For [`AuthErrorKind::InsufficientUserAuthentication`]: what to ask
     /// the authorization server for (`acr_values`, `max_age`).
     step_up: Option<Arc<(Option<String>, Option<u64>)>>,
+    /// For [`AuthErrorKind::Unauthorized`] and [`AuthErrorKind::Forbidden`]:
+    /// the application's reason, sent as the description.
+    reason: Option<Arc<str>>,
 }
 
 impl AuthError {
@@ -270,7 +289,34 @@ impl AuthError {
             dpop: false,
             nonce: None,
             step_up: None,
+            reason: None,
         }
+    }
+
+    /// A 401 `invalid_token` refusal from the application's own check
+    /// ([`Authenticator::after_validation`](crate::Authenticator::after_validation)),
+    /// with `reason` as the `error_description` (sent to the client: no
+    /// secrets, no token data).
+    pub fn unauthorized(reason: impl Into<Arc<str>>) -> Self {
+        Self {
+            reason: Some(reason.into()),
+            ..Self::new(AuthErrorKind::Unauthorized)
+        }
+    }
+
+    /// A 403 `insufficient_scope` refusal from the application's own check,
+    /// with `reason` as the `error_description`.
+    pub fn forbidden(reason: impl Into<Arc<str>>) -> Self {
+        Self {
+            reason: Some(reason.into()),
+            ..Self::new(AuthErrorKind::Forbidden)
+        }
+    }
+
+    /// The application's reason, for [`AuthError::unauthorized`] and
+    /// [`AuthError::forbidden`].
+    pub fn reason(&self) -> Option<&str> {
+        self.reason.as_deref()
     }
 
     /// A 401 [`AuthErrorKind::InsufficientUserAuthentication`] (RFC 9470):
@@ -387,7 +433,7 @@ impl AuthError {
     /// The default RFC 6750 answer. `realm` is added to the challenge when given.
     pub fn response(&self, realm: Option<&str>) -> ErrorResponse {
         let kind = self.kind;
-        let description = kind.description();
+        let description = self.reason.as_deref().unwrap_or(kind.description());
         let www_authenticate = match kind {
             AuthErrorKind::KeysUnavailable
             | AuthErrorKind::RevocationUnavailable
@@ -408,7 +454,7 @@ impl AuthError {
                     challenge.push_str("error=\"");
                     challenge.push_str(code);
                     challenge.push_str("\", error_description=\"");
-                    challenge.push_str(description);
+                    push_quoted(&mut challenge, description);
                     challenge.push('"');
                 }
                 if let Some(scope) = &self.scope {

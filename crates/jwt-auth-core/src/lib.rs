@@ -125,6 +125,7 @@ mod denylist;
 pub mod dpop;
 mod error;
 pub mod forward;
+mod hook;
 mod issue;
 mod json;
 mod jws;
@@ -134,6 +135,7 @@ pub mod observe;
 #[cfg(feature = "utoipa")]
 #[cfg_attr(docsrs, doc(cfg(feature = "utoipa")))]
 pub mod openapi;
+mod policies;
 mod redact;
 #[cfg(feature = "remote")]
 #[cfg_attr(docsrs, doc(cfg(feature = "remote")))]
