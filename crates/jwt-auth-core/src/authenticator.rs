@@ -24,11 +24,10 @@ use crate::source::{AuthRequest, Scheme, TokenSource, find_token};
 use crate::token::VerifiedToken;
 use crate::validation::Validation;
 
-use crate::authentication::Outcome;
 pub(crate) use crate::authentication::not_configured;
-pub use crate::authentication::{
-    AuthenticateFuture, Authentication, Rejection, optional_claims, required_claims,
-};
+pub use crate::authentication::{Authentication, Rejection, optional_claims, required_claims};
+pub use crate::outcome::AuthenticateFuture;
+use crate::outcome::Outcome;
 
 /// The default capacity of the verified-token cache.
 pub const DEFAULT_CACHE_CAPACITY: u64 = 10_000;

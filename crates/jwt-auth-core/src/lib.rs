@@ -135,6 +135,7 @@ pub mod observe;
 #[cfg(feature = "utoipa")]
 #[cfg_attr(docsrs, doc(cfg(feature = "utoipa")))]
 pub mod openapi;
+mod outcome;
 mod policies;
 mod redact;
 #[cfg(feature = "remote")]
