@@ -1,5 +1,6 @@
 // A real OpenID Provider (panva/oidc-provider) for the remote-keys acceptance suite
-// (tests/python/remote/remote_keys.py) and the MCP client suite (tests/python/mcp/).
+// (tests/python/remote/remote_keys.py), the MCP client suite (tests/python/mcp/), the DPoP
+// suite (tests/python/dpop/) and the identity-provider suite (tests/python/idp/).
 // It listens on 127.0.0.1 only, over plain http.
 //
 // Usage: node tests/oidc/provider.mjs CONFIG.json
@@ -13,9 +14,20 @@
 //                  // that resource may carry (default "api:read")
 //     "scopes": ["mcp"],                           // optional: scopes besides openid and api:read
 //     "client_id": "...", "client_secret": "...",
-//     "dpop": true                                 // optional: DPoP (RFC 9449) explicitly on,
+//     "dpop": true,                                // optional: DPoP (RFC 9449) explicitly on,
 //                  // or {"require_nonce": true}: also demand a DPoP-Nonce at the token
 //                  // endpoint; false: DPoP off. Absent: oidc-provider's default, as before.
+//     "introspection": true,                       // optional: RFC 7662 introspection at
+//                  // POST /token/introspection and RFC 7009 revocation at
+//                  // POST /token/revocation (both client_secret_basic, both in the discovery
+//                  // document as introspection_endpoint / revocation_endpoint). Absent or
+//                  // false: both off, as before.
+//     "extra_claims": {"acr": "urn:demo:mfa", "auth_time": "now-30"}
+//                  // optional: claims added to every access token (oidc-provider's
+//                  // extraTokenClaims): JWT claims, and members of the introspection response
+//                  // of an opaque one. A string "now" or "now-N" / "now+N" becomes the epoch
+//                  // seconds at issue time, N seconds before / after. A resource given as an
+//                  // object may hold its own "extra_claims", merged over these (null removes).
 //   }
 //
 // Once listening it prints exactly one line to stdout: {"issuer": "http://127.0.0.1:PORT"}.
@@ -29,6 +41,11 @@
 // RFC 7638 thumbprint); the provider sends DPoP-Nonce headers (a random per-process nonce
 // secret), and with require_nonce it refuses proofs without its nonce (400 use_dpop_nonce),
 // as RFC 9449 §8 says.
+//
+// The client_credentials grant without a `resource` parameter issues an opaque access token
+// (no aud; scope = the requested scope); with "introspection" on, the configured client may
+// introspect it (active: true, with client_id, scope, exp, iat, iss, token_type) until it
+// expires or is revoked at the revocation endpoint (then active: false).
 //
 // Test-only endpoint: GET /__test__/requests answers {"METHOD /path": count, ...} for every
 // request served so far except itself, so a test can assert that nothing was fetched.
@@ -56,6 +73,28 @@ const resources = Object.fromEntries(Object.entries(config.resources || {}).map(
 ));
 const scopes = ['openid', 'api:read', ...(config.scopes || [])];
 const counts = Object.create(null);
+// "extra_claims": top-level, then the resource's own; "now" / "now-N" / "now+N" are epoch
+// seconds at issue time.
+const hasExtraClaims = Boolean(config.extra_claims)
+  || Object.values(resources).some((info) => info.extra_claims);
+function extraClaims(token) {
+  const resource = token.resourceServer?.identifier?.();
+  const merged = { ...config.extra_claims, ...resources[resource]?.extra_claims };
+  const now = Math.floor(Date.now() / 1000);
+  const out = {};
+  for (const [name, value] of Object.entries(merged)) {
+    const relative = typeof value === 'string' && /^now(?:([+-])(\d+))?$/.exec(value);
+    if (value === null) {
+      continue;
+    } else if (relative) {
+      const offset = relative[2] ? Number(relative[2]) : 0;
+      out[name] = relative[1] === '-' ? now - offset : now + offset;
+    } else {
+      out[name] = value;
+    }
+  }
+  return Object.keys(out).length ? out : undefined;
+}
 // features.dPoP: untouched unless the config says (so older configs behave as before).
 const dpop = config.dpop === undefined ? {} : {
   dPoP: config.dpop ? {
@@ -90,8 +129,16 @@ const provider = new Provider(issuer, {
     // No interactive flows are used: the built-in dev interactions only emit a notice.
     devInteractions: { enabled: false },
     clientCredentials: { enabled: true },
-    introspection: { enabled: false },
-    revocation: { enabled: false },
+    // "introspection": the configured client may introspect and revoke its tokens.
+    introspection: config.introspection ? {
+      enabled: true,
+      allowedPolicy: (ctx, client) => client.clientId === config.client_id,
+    } : { enabled: false },
+    revocation: config.introspection ? {
+      enabled: true,
+      allowedPolicy: (ctx, client, token) => client.clientId === config.client_id
+        && token.clientId === client.clientId,
+    } : { enabled: false },
     resourceIndicators: {
       enabled: true,
       defaultResource: () => undefined,
@@ -112,6 +159,8 @@ const provider = new Provider(issuer, {
     },
     ...dpop,
   },
+  // "extra_claims" (and a resource's own), computed at issue time.
+  ...(hasExtraClaims ? { extraTokenClaims: (ctx, token) => extraClaims(token) } : {}),
   // Every algorithm the test's keys use.
   enabledJWA: {
     idTokenSigningAlgValues: ['RS256', 'ES256', 'Ed25519', 'EdDSA'],

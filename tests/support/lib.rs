@@ -3,6 +3,7 @@
 #![allow(missing_docs, clippy::unwrap_used)]
 
 pub mod guarded;
+pub mod idp_server;
 pub mod jwks_server;
 pub mod redis_server;
 

@@ -17,7 +17,7 @@ use crate::forward::ClaimHeaders;
 use crate::json::{self, JsonError};
 use crate::jws::{CompactParts, JwsHeader};
 use crate::key::Key;
-use crate::keysource::{KeySource, Repr};
+use crate::keysource::{IssuerRules, KeySource, Select, Selected};
 use crate::resource::ProtectedResource;
 use crate::revocation::{RevocationStore, StoreError};
 use crate::source::{AuthRequest, Scheme, TokenSource, find_token};
@@ -91,6 +91,9 @@ pub(crate) struct Config {
     pub(crate) pass_preflight: bool,
     /// The application's check after validation.
     pub(crate) after_validation: Option<crate::hook::Check>,
+    /// Introspection endpoints for tokens that are not JWTs.
+    #[cfg(feature = "remote")]
+    pub(crate) introspection: Vec<crate::remote::Introspection>,
     /// Its metadata document, serialised once.
     pub(crate) resource_document: bytes::Bytes,
     /// A custom answer; `None` is the RFC 6750 one.
@@ -159,6 +162,8 @@ impl Authenticator {
                 dpop: None,
                 pass_preflight: false,
                 after_validation: None,
+                #[cfg(feature = "remote")]
+                introspection: Vec::new(),
                 responder: None,
                 allow_anonymous: false,
                 store: None,
@@ -505,10 +510,21 @@ impl Authenticator {
                             this.conclude(verified, &token, binding, via, span).await
                         }
                         Attempt::Done(Err(e)) => crate::observe::finish(&span, Err(via(e))),
-                        Attempt::Wait(_) => crate::observe::finish(
+                        Attempt::Wait(_) | Attempt::Introspect(_) => crate::observe::finish(
                             &span,
                             Err(via(AuthErrorKind::UnknownKey.into())),
                         ),
+                    }
+                })
+            }
+            #[cfg(feature = "remote")]
+            Attempt::Introspect(answer) => {
+                let this = self.clone();
+                let token = token.to_owned();
+                AuthenticateFuture::waiting(async move {
+                    match answer.await {
+                        Ok(verified) => this.conclude(verified, &token, binding, via, span).await,
+                        Err(e) => crate::observe::finish(&span, Err(via(e))),
                     }
                 })
             }
@@ -618,6 +634,8 @@ impl Authenticator {
             Attempt::Done(outcome) => outcome,
             #[cfg(feature = "remote")]
             Attempt::Wait(_) => Err(AuthErrorKind::UnknownKey.into()),
+            #[cfg(feature = "remote")]
+            Attempt::Introspect(_) => Err(AuthErrorKind::IntrospectionUnavailable.into()),
         }
     }
 
@@ -633,14 +651,29 @@ impl Authenticator {
                 return Attempt::Done(Ok(hit));
             }
         }
-        let remember = |verified: Result<VerifiedToken, AuthError>, scope: Scope| {
+        let remember = |verified: Result<VerifiedToken, AuthError>, scope: Scope, leeway| {
             if let (true, Ok(verified)) = (cached, &verified) {
                 config
                     .cache
-                    .insert(token, verified, scope, v.now_time(), v.leeway);
+                    .insert(token, verified, scope, v.now_time(), leeway);
             }
             Attempt::Done(verified)
         };
+        #[cfg(feature = "remote")]
+        if !config.introspection.is_empty()
+            && memchr::memchr_iter(b'.', token.as_bytes()).count() != 2
+        {
+            // Not a JWT: ask the introspection endpoints (RFC 7662).
+            if let Some(hit) = config.introspection.iter().find_map(|i| i.cached(token)) {
+                return Attempt::Done(Ok(hit));
+            }
+            if mode == Mode::NoWait {
+                return Attempt::Done(Err(AuthErrorKind::IntrospectionUnavailable.into()));
+            }
+            let this = self.clone();
+            let token = token.to_owned();
+            return Attempt::Introspect(Box::pin(async move { this.introspect(&token).await }));
+        }
         let parts = match CompactParts::split(token, v.max_token_len) {
             Ok(parts) => parts,
             Err(e) => return Attempt::Done(Err(e)),
@@ -649,38 +682,45 @@ impl Authenticator {
             Ok(header) => header,
             Err(e) => return Attempt::Done(Err(e)),
         };
-        // With an issuer map, the unverified `iss` selects the keys; the
-        // claims parsed for that are reused once the signature verified.
-        let mut source = &config.keys;
+        // With an issuer map or tenants, the unverified `iss` selects the
+        // keys; the claims parsed for that are reused once the signature
+        // verified.
         let mut claims = None;
-        if let Repr::Issuers(_) = &source.repr {
-            let parsed = match parts
+        if config.keys.by_issuer() {
+            match parts
                 .payload()
                 .and_then(|p| parse_claims(&p, v.max_json_depth))
             {
-                Ok(parsed) => parsed,
+                Ok(parsed) => claims = Some(parsed),
                 Err(e) => return Attempt::Done(Err(e)),
-            };
-            claims = Some(parsed);
+            }
         }
         let issuer = claims
             .as_ref()
             .and_then(|c: &Map<String, Value>| c.get("iss"))
             .and_then(Value::as_str);
-        while let Repr::Issuers(map) = &source.repr {
-            match issuer.and_then(|iss| map.get(iss)) {
-                Some(selected) => source = selected,
-                None => return Attempt::Done(Err(AuthErrorKind::InvalidIssuer.into())),
+        let selected = match config.keys.select(issuer, mode == Mode::MayRefresh) {
+            Ok(selected) => selected,
+            #[cfg(feature = "remote")]
+            Err(Select::Wait(wait)) => return Attempt::Wait(wait),
+            Err(Select::Refused(e)) => return Attempt::Done(Err(e)),
+            #[cfg(feature = "remote")]
+            Err(Select::NotTrusted) => {
+                return Attempt::Done(Err(AuthErrorKind::InvalidIssuer.into()));
             }
-        }
-        match &source.repr {
-            Repr::Static(keys) => remember(
+        };
+        let rules = selected.rules;
+        let leeway = rules.map_or(v.leeway, |r| r.apply(v).leeway);
+        match selected.keys {
+            Selected::Static(keys) => remember(
                 keys.select(header.alg(), header.kid())
-                    .and_then(|key| self.finish(&parts, &header, key, claims.clone(), None)),
+                    .and_then(|key| self.finish(&parts, &header, key, claims.clone(), None, rules)),
                 Scope::Static,
+                leeway,
             ),
             #[cfg(feature = "remote")]
-            Repr::Remote(remote) => {
+            Selected::Remote(remote, pinned) => {
+                let pinned = pinned.or(remote.issuer());
                 let kid = header.kid();
                 let Some(loaded) = remote.fresh() else {
                     if mode == Mode::MayRefresh
@@ -692,8 +732,9 @@ impl Authenticator {
                 };
                 match loaded.keys.select(header.alg(), kid) {
                     Ok(key) => remember(
-                        self.finish(&parts, &header, key, claims.clone(), remote.issuer()),
+                        self.finish(&parts, &header, key, claims.clone(), pinned, rules),
                         Scope::Remote(remote.clone(), loaded.generation),
+                        leeway,
                     ),
                     Err(e) if e.kind() == AuthErrorKind::UnknownKey => {
                         match mode {
@@ -710,7 +751,6 @@ impl Authenticator {
                     Err(e) => Attempt::Done(Err(e)),
                 }
             }
-            Repr::Issuers(_) => Attempt::Done(Err(AuthErrorKind::InvalidIssuer.into())),
         }
     }
 
@@ -722,8 +762,19 @@ impl Authenticator {
         key: &Key,
         claims: Option<Map<String, Value>>,
         pinned_issuer: Option<&str>,
+        rules: Option<&IssuerRules>,
     ) -> Result<VerifiedToken, AuthError> {
-        let v = &self.inner.validation;
+        let ruled;
+        let v = match rules {
+            Some(rules) => {
+                if !rules.allows(header.alg()) {
+                    return Err(AuthErrorKind::AlgorithmNotAllowed.into());
+                }
+                ruled = rules.apply(&self.inner.validation);
+                &ruled
+            }
+            None => &self.inner.validation,
+        };
         parts.verify_with(key, header.alg())?;
         // A refresh token never authenticates a request (see `TokenIssuer`).
         if !self.inner.refresh_only
@@ -781,4 +832,7 @@ enum Attempt {
     Done(Result<VerifiedToken, AuthError>),
     #[cfg(feature = "remote")]
     Wait(BoxFuture<'static, ()>),
+    /// An opaque token, being introspected.
+    #[cfg(feature = "remote")]
+    Introspect(BoxFuture<'static, Result<VerifiedToken, AuthError>>),
 }

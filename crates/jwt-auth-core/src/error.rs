@@ -86,6 +86,12 @@ pub enum AuthErrorKind {
     /// `insufficient_scope`, its reason as the description):
     /// [`AuthError::forbidden`].
     Forbidden,
+    /// The token introspection endpoint (RFC 7662) says the token is not
+    /// active: 401 `invalid_token`.
+    Inactive,
+    /// The token introspection endpoint could not be asked, or answered
+    /// nonsense; the token cannot be judged (503, no challenge).
+    IntrospectionUnavailable,
 }
 
 impl AuthErrorKind {
@@ -93,7 +99,9 @@ impl AuthErrorKind {
     pub fn status(self) -> StatusCode {
         match self {
             Self::MalformedRequest => StatusCode::BAD_REQUEST,
-            Self::KeysUnavailable | Self::RevocationUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::KeysUnavailable
+            | Self::RevocationUnavailable
+            | Self::IntrospectionUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::InsufficientScope | Self::CrossSiteRequest | Self::Forbidden => {
                 StatusCode::FORBIDDEN
             }
@@ -109,7 +117,7 @@ impl AuthErrorKind {
     /// |---|---|
     /// | no token, malformed request or token, any verification failure, revoked | 16 `UNAUTHENTICATED` |
     /// | [`InsufficientScope`](Self::InsufficientScope), [`CrossSiteRequest`](Self::CrossSiteRequest) | 7 `PERMISSION_DENIED` |
-    /// | [`KeysUnavailable`](Self::KeysUnavailable), [`RevocationUnavailable`](Self::RevocationUnavailable) | 14 `UNAVAILABLE` |
+    /// | [`KeysUnavailable`](Self::KeysUnavailable), [`RevocationUnavailable`](Self::RevocationUnavailable), [`IntrospectionUnavailable`](Self::IntrospectionUnavailable) | 14 `UNAVAILABLE` |
     /// | [`NotConfigured`](Self::NotConfigured) | 13 `INTERNAL` |
     ///
     /// The values are the canonical codes of `google.rpc.Code`, so
@@ -119,7 +127,9 @@ impl AuthErrorKind {
             Self::InsufficientScope | Self::CrossSiteRequest | Self::Forbidden => {
                 GrpcStatus::PERMISSION_DENIED
             }
-            Self::KeysUnavailable | Self::RevocationUnavailable => GrpcStatus::UNAVAILABLE,
+            Self::KeysUnavailable
+            | Self::RevocationUnavailable
+            | Self::IntrospectionUnavailable => GrpcStatus::UNAVAILABLE,
             Self::NotConfigured => GrpcStatus::INTERNAL,
             _ => GrpcStatus::UNAUTHENTICATED,
         }
@@ -132,6 +142,7 @@ impl AuthErrorKind {
             Self::MissingToken
             | Self::KeysUnavailable
             | Self::RevocationUnavailable
+            | Self::IntrospectionUnavailable
             | Self::NotConfigured
             | Self::CrossSiteRequest => None,
             Self::MalformedRequest => Some("invalid_request"),
@@ -176,6 +187,8 @@ impl AuthErrorKind {
             }
             Self::Unauthorized => "the token is not accepted",
             Self::Forbidden => "access is denied",
+            Self::Inactive => "the token is not active",
+            Self::IntrospectionUnavailable => "the token cannot be checked now",
         }
     }
 
@@ -210,6 +223,8 @@ impl AuthErrorKind {
             Self::InsufficientUserAuthentication => "insufficient_user_authentication",
             Self::Unauthorized => "unauthorized",
             Self::Forbidden => "forbidden",
+            Self::Inactive => "inactive",
+            Self::IntrospectionUnavailable => "introspection_unavailable",
         }
     }
 }
@@ -437,6 +452,7 @@ impl AuthError {
         let www_authenticate = match kind {
             AuthErrorKind::KeysUnavailable
             | AuthErrorKind::RevocationUnavailable
+            | AuthErrorKind::IntrospectionUnavailable
             | AuthErrorKind::NotConfigured
             | AuthErrorKind::CrossSiteRequest => None,
             _ => {
@@ -474,9 +490,9 @@ impl AuthError {
         };
         let code = kind.error_code().unwrap_or(match kind {
             AuthErrorKind::MissingToken => "missing_token",
-            AuthErrorKind::KeysUnavailable | AuthErrorKind::RevocationUnavailable => {
-                "temporarily_unavailable"
-            }
+            AuthErrorKind::KeysUnavailable
+            | AuthErrorKind::RevocationUnavailable
+            | AuthErrorKind::IntrospectionUnavailable => "temporarily_unavailable",
             AuthErrorKind::CrossSiteRequest => "forbidden",
             _ => "server_error",
         });

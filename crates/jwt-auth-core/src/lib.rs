@@ -166,11 +166,12 @@ pub use forward::ClaimHeaders;
 pub use issue::{IssuedToken, MAX_TOKEN_TTL, RefreshCookie, TokenIssuer, TokenPair, TokenService};
 pub use jws::{JwsHeader, KeySet, VerifiedJws};
 pub use key::{Algorithm, Key, KeyError, KeyErrorKind, KeyFamily, MAX_RSA_BITS, MIN_RSA_BITS};
-pub use keysource::{Issuers, KeySource};
+pub use keysource::{IssuerRules, Issuers, KeySource};
 #[cfg(feature = "remote")]
 pub use remote::{
-    FetchError, FetchErrorKind, FetchResponse, HttpClient, RemoteError, RemoteErrorKind,
-    RemoteJwks, RemoteJwksBuilder, RemoteStatus,
+    FetchError, FetchErrorKind, FetchResponse, HttpClient, Introspection, IntrospectionBuilder,
+    RemoteError, RemoteErrorKind, RemoteJwks, RemoteJwksBuilder, RemoteStatus, Tenants,
+    TenantsBuilder,
 };
 pub use resource::{ProtectedResource, ResourceError, ResourceErrorKind};
 pub use revocation::{MemoryStore, RevocationStore, Rotation, StoreError, StoreErrorKind};

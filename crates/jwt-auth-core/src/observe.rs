@@ -68,7 +68,10 @@ pub(crate) fn finish_as(
     let (label, reason) = match &outcome {
         Ok(Some(_)) if span.is_disabled() => ("verified", "none"),
         Ok(Some(token)) => {
-            span.record("alg", token.algorithm().as_str());
+            span.record(
+                "alg",
+                token.algorithm().map_or("introspected", |a| a.as_str()),
+            );
             if let Some(kid) = token.kid() {
                 span.record("kid", kid);
             }

@@ -7,6 +7,8 @@ use crate::authenticator::{Authenticator, Config};
 use crate::csrf::CsrfPolicy;
 use crate::dpop::Dpop;
 use crate::error::AuthError;
+#[cfg(feature = "remote")]
+use crate::error::AuthErrorKind;
 use crate::resource::ProtectedResource;
 use crate::token::VerifiedToken;
 
@@ -125,6 +127,41 @@ impl Authenticator {
     {
         self.config().after_validation = Some(crate::hook::check(check));
         self
+    }
+
+    /// Checks tokens that are not JWTs (no three dot-separated parts) at
+    /// this RFC 7662 introspection endpoint; call it again to add more,
+    /// asked in order until one says active. JWTs are still verified
+    /// locally. Defaults to none: such tokens are malformed (401). See
+    /// [`Introspection`](crate::Introspection).
+    #[cfg(feature = "remote")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "remote")))]
+    #[must_use]
+    pub fn introspection(mut self, endpoint: crate::remote::Introspection) -> Self {
+        self.config().introspection.push(endpoint);
+        self
+    }
+
+    /// Asks every introspection endpoint about an opaque token: the first
+    /// active answer wins; when none is, an endpoint that could not answer
+    /// makes it 503 (it might have said active), else the first refusal.
+    #[cfg(feature = "remote")]
+    pub(crate) async fn introspect(&self, token: &str) -> Result<VerifiedToken, AuthError> {
+        let (mut unavailable, mut refusal) = (None, None);
+        for endpoint in &self.inner.introspection {
+            match endpoint.introspect(token, &self.inner.validation).await {
+                Ok(verified) => return Ok(verified),
+                Err(e) if e.kind() == AuthErrorKind::IntrospectionUnavailable => {
+                    unavailable = Some(e);
+                }
+                Err(e) => {
+                    refusal.get_or_insert(e);
+                }
+            }
+        }
+        Err(unavailable
+            .or(refusal)
+            .unwrap_or_else(|| AuthErrorKind::Inactive.into()))
     }
 
     pub(crate) fn after_validation_check(&self) -> Option<&crate::hook::Check> {

@@ -26,7 +26,8 @@ pub struct VerifiedToken {
 }
 
 struct VerifiedInner {
-    alg: Algorithm,
+    /// `None` for a token checked by introspection.
+    alg: Option<Algorithm>,
     kid: Option<String>,
     claims: Value,
     /// `jti` and `fam` (string claims), read once per token for the
@@ -48,6 +49,17 @@ impl fmt::Debug for VerifiedToken {
 impl VerifiedToken {
     /// A token whose signature and claims have been checked.
     pub(crate) fn new(alg: Algorithm, kid: Option<String>, claims: Map<String, Value>) -> Self {
+        Self::with(Some(alg), kid, claims)
+    }
+
+    /// A token that an introspection endpoint (RFC 7662) said is active,
+    /// with its answer as the claims.
+    #[cfg(feature = "remote")]
+    pub(crate) fn introspected(claims: Map<String, Value>) -> Self {
+        Self::with(None, None, claims)
+    }
+
+    fn with(alg: Option<Algorithm>, kid: Option<String>, claims: Map<String, Value>) -> Self {
         let id = |name: &str| claims.get(name).and_then(Value::as_str).map(Box::from);
         let revocation_ids = (id("jti"), id("fam"));
         Self {
@@ -67,9 +79,16 @@ impl VerifiedToken {
         (jti.is_some() || fam.is_some()).then_some((jti.as_deref(), fam.as_deref()))
     }
 
-    /// The algorithm the token was verified with.
-    pub fn algorithm(&self) -> Algorithm {
+    /// The algorithm the token was verified with; `None` for an opaque
+    /// token checked by introspection.
+    pub fn algorithm(&self) -> Option<Algorithm> {
         self.inner.alg
+    }
+
+    /// Whether the token was checked by introspection (RFC 7662) rather
+    /// than verified locally.
+    pub fn is_introspected(&self) -> bool {
+        self.inner.alg.is_none()
     }
 
     /// The header's `kid`, if any.

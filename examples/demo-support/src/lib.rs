@@ -11,9 +11,9 @@ use std::sync::Arc;
 
 use jwt_auth_core::adapter::AuthRequest;
 use jwt_auth_core::{
-    Algorithm, AuthError, AuthErrorKind, Authenticator, CsrfPolicy, Dpop, Issuers, Key, KeySource,
-    MemoryStore, ProtectedResource, RemoteJwks, RemoteJwksBuilder, RevocationStore, TokenIssuer,
-    TokenService, TokenSource, VerifiedToken,
+    Algorithm, AuthError, AuthErrorKind, Authenticator, CsrfPolicy, Dpop, Introspection, Issuers,
+    Key, KeySource, MemoryStore, ProtectedResource, RemoteJwks, RemoteJwksBuilder, RevocationStore,
+    Tenants, TokenIssuer, TokenService, TokenSource, VerifiedToken,
 };
 use serde_json::{Value, json};
 
@@ -176,13 +176,32 @@ fn build_remote(
             RemoteKeys::Oidc(issuers) => {
                 let shown_issuers: Vec<String> = issuers.iter().map(|i| shown(i)).collect();
                 let description = format!("keys: OpenID issuers {}", shown_issuers.join(", "));
-                if let [issuer] = issuers.as_slice() {
+                if let [issuer] = issuers.as_slice()
+                    && !issuer.contains("{tenant}")
+                {
                     let keys = configure(RemoteJwks::discover(issuer.clone()))
                         .map_err(|e| format!("JWT_OIDC_ISSUER: {e}"))?;
                     return Ok((keys.into(), description));
                 }
                 let mut map = Issuers::new();
                 for issuer in issuers {
+                    if issuer.contains("{tenant}") {
+                        // Each tenant is discovered when its first token arrives.
+                        let algorithms = algorithms.to_vec();
+                        let tenants = Tenants::template(issuer)
+                            .key_sets(move |builder| {
+                                let builder = builder.unknown_kid_cooldown(cooldown);
+                                if algorithms.is_empty() {
+                                    builder
+                                } else {
+                                    builder.algorithms(algorithms.iter().copied())
+                                }
+                            })
+                            .build()
+                            .map_err(|e| format!("JWT_OIDC_ISSUER: {e}"))?;
+                        map = map.tenants(tenants);
+                        continue;
+                    }
                     let keys = configure(RemoteJwks::discover(issuer.clone()))
                         .map_err(|e| format!("JWT_OIDC_ISSUER: {e}"))?;
                     map = map.issuer(issuer, keys);
@@ -191,6 +210,31 @@ fn build_remote(
             }
         }
     }
+}
+
+/// RFC 7662 introspection of `JWT_INTROSPECTION_URL` (client_secret_basic
+/// with `JWT_INTROSPECTION_CLIENT_ID` and `JWT_INTROSPECTION_CLIENT_SECRET`).
+fn introspection() -> Result<Option<Introspection>, String> {
+    let Some(url) = env("JWT_INTROSPECTION_URL") else {
+        return Ok(None);
+    };
+    let mut builder = Introspection::builder(url);
+    match (
+        env("JWT_INTROSPECTION_CLIENT_ID"),
+        env("JWT_INTROSPECTION_CLIENT_SECRET"),
+    ) {
+        (Some(id), Some(secret)) => builder = builder.client_secret_basic(id, secret),
+        (None, None) => {}
+        _ => {
+            return Err(
+                "set both JWT_INTROSPECTION_CLIENT_ID and JWT_INTROSPECTION_CLIENT_SECRET".into(),
+            );
+        }
+    }
+    let introspection = builder
+        .build()
+        .map_err(|e| format!("JWT_INTROSPECTION_URL: {e}"))?;
+    Ok(Some(introspection))
 }
 
 impl DemoConfig {
@@ -344,6 +388,9 @@ impl DemoConfig {
             authenticator = authenticator.protected_resource(resource.clone());
         }
         authenticator = authenticator.csrf(csrf);
+        if let Some(introspection) = introspection()? {
+            authenticator = authenticator.introspection(introspection);
+        }
 
         let _ = writeln!(
             banner,

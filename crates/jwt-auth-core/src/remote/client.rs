@@ -32,6 +32,30 @@ pub trait HttpClient: Send + Sync + 'static {
         url: &'a str,
         max_body: usize,
     ) -> BoxFuture<'a, Result<FetchResponse, FetchError>>;
+
+    /// POSTs `form` (`application/x-www-form-urlencoded`) to `url` with
+    /// this `Authorization` header value, without following redirects, and
+    /// reads the body up to `max_body` bytes: what token introspection
+    /// (RFC 7662) sends. The header value holds client credentials: never
+    /// log it.
+    ///
+    /// The default answers an error: a client that only GETs cannot
+    /// introspect.
+    fn post_form<'a>(
+        &'a self,
+        url: &'a str,
+        authorization: Option<&'a str>,
+        form: &'a str,
+        max_body: usize,
+    ) -> BoxFuture<'a, Result<FetchResponse, FetchError>> {
+        let _ = (url, authorization, form, max_body);
+        Box::pin(async {
+            Err(FetchError::new(
+                FetchErrorKind::Transport,
+                "this HttpClient cannot POST: implement HttpClient::post_form",
+            ))
+        })
+    }
 }
 
 /// What an [`HttpClient`] answers: the status, the `Cache-Control` and
@@ -144,74 +168,113 @@ impl HttpClient for reqwest::Client {
         max_body: usize,
     ) -> BoxFuture<'a, Result<FetchResponse, FetchError>> {
         Box::pin(async move {
-            let requested = reqwest::Url::parse(url).map_err(|_| {
-                FetchError::new(FetchErrorKind::Transport, "the URL cannot be parsed")
-            })?;
-            let mut response = reqwest::Client::get(self, requested.clone())
-                .header(
-                    http::header::ACCEPT,
-                    "application/jwk-set+json, application/json",
-                )
-                .send()
-                .await
-                .map_err(|e| {
-                    FetchError::new(
-                        if e.is_timeout() {
-                            FetchErrorKind::Timeout
-                        } else {
-                            FetchErrorKind::Transport
-                        },
-                        format!("request failed: {}", e.without_url()),
-                    )
-                })?;
-            // reqwest moves user information into an `Authorization` header
-            // and out of the URL: that is not a redirect.
-            let mut plain = requested.clone();
-            let _ = plain.set_username("");
-            let _ = plain.set_password(None);
-            if response.url() != &requested && response.url() != &plain {
-                return Err(FetchError::new(
-                    FetchErrorKind::Redirect,
-                    "the HTTP client followed a redirect itself, so its hops were not checked: \
-                     build it with redirect(reqwest::redirect::Policy::none())",
-                ));
-            }
-            let status = response.status().as_u16();
-            let header = |name| {
-                response
-                    .headers()
-                    .get(name)
-                    .and_then(|v: &http::HeaderValue| v.to_str().ok())
-                    .map(str::to_owned)
-            };
-            let cache_control = header(http::header::CACHE_CONTROL);
-            let location = header(http::header::LOCATION);
-            if response
-                .content_length()
-                .is_some_and(|len| len > max_body as u64)
-            {
-                return Err(too_large(max_body));
-            }
-            let mut body = Vec::new();
-            while let Some(chunk) = response.chunk().await.map_err(|e| {
-                FetchError::new(
-                    FetchErrorKind::Transport,
-                    format!("reading the body failed: {}", e.without_url()),
-                )
-            })? {
-                if body.len() + chunk.len() > max_body {
-                    return Err(too_large(max_body));
-                }
-                body.extend_from_slice(&chunk);
-            }
-            Ok(FetchResponse {
-                status,
-                cache_control,
-                location,
-                body: body.into(),
-            })
+            let requested = parse_url(url)?;
+            let request = reqwest::Client::get(self, requested.clone()).header(
+                http::header::ACCEPT,
+                "application/jwk-set+json, application/json",
+            );
+            send(request, &requested, max_body).await
         })
     }
+
+    fn post_form<'a>(
+        &'a self,
+        url: &'a str,
+        authorization: Option<&'a str>,
+        form: &'a str,
+        max_body: usize,
+    ) -> BoxFuture<'a, Result<FetchResponse, FetchError>> {
+        Box::pin(async move {
+            let requested = parse_url(url)?;
+            let mut request = reqwest::Client::post(self, requested.clone())
+                .header(http::header::ACCEPT, "application/json")
+                .header(
+                    http::header::CONTENT_TYPE,
+                    "application/x-www-form-urlencoded",
+                )
+                .body(form.to_owned());
+            if let Some(value) = authorization {
+                let mut value = http::HeaderValue::from_str(value).map_err(|_| {
+                    FetchError::new(FetchErrorKind::Transport, "invalid Authorization value")
+                })?;
+                value.set_sensitive(true);
+                request = request.header(http::header::AUTHORIZATION, value);
+            }
+            send(request, &requested, max_body).await
+        })
+    }
+}
+
+#[cfg(feature = "reqwest")]
+fn parse_url(url: &str) -> Result<reqwest::Url, FetchError> {
+    reqwest::Url::parse(url)
+        .map_err(|_| FetchError::new(FetchErrorKind::Transport, "the URL cannot be parsed"))
+}
+
+/// Sends a request and reads its answer, refusing redirects followed by the
+/// client and bodies over `max_body`.
+#[cfg(feature = "reqwest")]
+async fn send(
+    request: reqwest::RequestBuilder,
+    requested: &reqwest::Url,
+    max_body: usize,
+) -> Result<FetchResponse, FetchError> {
+    let mut response = request.send().await.map_err(|e| {
+        FetchError::new(
+            if e.is_timeout() {
+                FetchErrorKind::Timeout
+            } else {
+                FetchErrorKind::Transport
+            },
+            format!("request failed: {}", e.without_url()),
+        )
+    })?;
+    // reqwest moves user information into an `Authorization` header
+    // and out of the URL: that is not a redirect.
+    let mut plain = requested.clone();
+    let _ = plain.set_username("");
+    let _ = plain.set_password(None);
+    if response.url() != requested && response.url() != &plain {
+        return Err(FetchError::new(
+            FetchErrorKind::Redirect,
+            "the HTTP client followed a redirect itself, so its hops were not checked: \
+             build it with redirect(reqwest::redirect::Policy::none())",
+        ));
+    }
+    let status = response.status().as_u16();
+    let header = |name| {
+        response
+            .headers()
+            .get(name)
+            .and_then(|v: &http::HeaderValue| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let cache_control = header(http::header::CACHE_CONTROL);
+    let location = header(http::header::LOCATION);
+    if response
+        .content_length()
+        .is_some_and(|len| len > max_body as u64)
+    {
+        return Err(too_large(max_body));
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(|e| {
+        FetchError::new(
+            FetchErrorKind::Transport,
+            format!("reading the body failed: {}", e.without_url()),
+        )
+    })? {
+        if body.len() + chunk.len() > max_body {
+            return Err(too_large(max_body));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(FetchResponse {
+        status,
+        cache_control,
+        location,
+        body: body.into(),
+    })
 }
 
 pub(super) fn too_large(max_body: usize) -> FetchError {

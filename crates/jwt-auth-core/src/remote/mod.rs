@@ -51,9 +51,11 @@
 
 mod builder;
 mod client;
+mod introspect;
 mod policy;
 mod refresh;
 mod settings;
+mod tenants;
 
 use std::fmt;
 use std::hash::BuildHasher;
@@ -67,7 +69,10 @@ pub use builder::RemoteJwksBuilder;
 pub use client::{
     FetchError, FetchErrorKind, FetchResponse, HttpClient, RemoteError, RemoteErrorKind,
 };
+pub use introspect::{Introspection, IntrospectionBuilder};
 pub use policy::redacted_url;
+pub(crate) use tenants::Lookup;
+pub use tenants::{DEFAULT_TENANT_CAPACITY, Tenants, TenantsBuilder};
 
 use crate::BoxFuture;
 use crate::jws::KeySet;
@@ -199,6 +204,12 @@ impl RemoteJwks {
         let mut rx = self.inner.progress.clone();
         let _ = rx.wait_for(|p| p.loaded).await;
         self.is_ready()
+    }
+
+    /// Waits for the first fetch to end, whatever its outcome.
+    pub(crate) async fn first_attempt(&self) {
+        let mut rx = self.inner.progress.clone();
+        let _ = rx.wait_for(|p| p.loaded || p.completed >= 1).await;
     }
 
     /// Fetches the keys now, ignoring the cooldown, and waits for the

@@ -19,6 +19,83 @@ use crate::jws::KeySet;
 
 pub(super) const NEGATIVE_CACHE_MAX: usize = 4096;
 
+/// GETs `url` with `client`, following at most [`MAX_REDIRECTS`] redirects,
+/// each of which must pass the URL policy; answers the last response,
+/// whatever its status, with its size checked.
+pub(super) async fn get_following(
+    client: &dyn HttpClient,
+    url: &str,
+    settings: &Settings,
+) -> Result<super::FetchResponse, FetchError> {
+    let max = settings.max_body;
+    let mut current = url.to_owned();
+    let mut hops = 0;
+    loop {
+        let response = client.fetch(&current, max).await?;
+        if matches!(response.status, 301 | 302 | 303 | 307 | 308) {
+            if hops == MAX_REDIRECTS {
+                return Err(FetchError::new(
+                    FetchErrorKind::Redirect,
+                    format!("more than {MAX_REDIRECTS} redirects"),
+                ));
+            }
+            hops += 1;
+            let location = response.location.ok_or_else(|| {
+                FetchError::new(FetchErrorKind::Redirect, "a redirect without a Location")
+            })?;
+            current = redirect_target(&current, &location, settings.allow_http)
+                .map_err(|e| FetchError::new(FetchErrorKind::Redirect, e))?;
+            continue;
+        }
+        if response.body.len() > max {
+            return Err(too_large(max));
+        }
+        return Ok(response);
+    }
+}
+
+/// Reads a discovery document (OpenID Connect or RFC 8414): its `issuer`
+/// must satisfy `accept` (exact equality, but for a tenant's placeholder),
+/// and its `jwks_uri` pass the URL policy. Answers the `jwks_uri`.
+pub(super) fn parse_discovery(
+    body: &[u8],
+    accept: impl Fn(&str) -> bool,
+    expected: &str,
+    allow_http: bool,
+) -> Result<String, FetchError> {
+    let doc: Value = serde_json::from_slice(body).map_err(|_| {
+        FetchError::new(
+            FetchErrorKind::InvalidDocument,
+            "the discovery document is not JSON",
+        )
+    })?;
+    let found = doc.get("issuer").and_then(Value::as_str).ok_or_else(|| {
+        FetchError::new(
+            FetchErrorKind::InvalidDocument,
+            "the discovery document has no `issuer`",
+        )
+    })?;
+    if !accept(found) {
+        return Err(FetchError::new(
+            FetchErrorKind::InvalidDocument,
+            format!(
+                "the discovery document names issuer {:?}, not the configured {:?}: refused",
+                loggable_url(found),
+                loggable_url(expected)
+            ),
+        ));
+    }
+    let jwks_uri = doc.get("jwks_uri").and_then(Value::as_str).ok_or_else(|| {
+        FetchError::new(
+            FetchErrorKind::InvalidDocument,
+            "the discovery document has no `jwks_uri`",
+        )
+    })?;
+    let jwks_uri = check_url(jwks_uri, allow_http)
+        .map_err(|e| FetchError::new(FetchErrorKind::InvalidDocument, e))?;
+    Ok(jwks_uri.into())
+}
+
 #[derive(Clone, Copy, Debug)]
 pub(super) struct Progress {
     pub(super) started: u64,
@@ -92,72 +169,24 @@ impl Shared {
         &self,
         url: &str,
     ) -> Result<(Bytes, Option<String>), FetchError> {
-        let max = self.settings.max_body;
-        let mut current = url.to_owned();
-        let mut hops = 0;
-        loop {
-            let response = self.client.fetch(&current, max).await?;
-            if matches!(response.status, 301 | 302 | 303 | 307 | 308) {
-                if hops == MAX_REDIRECTS {
-                    return Err(FetchError::new(
-                        FetchErrorKind::Redirect,
-                        format!("more than {MAX_REDIRECTS} redirects"),
-                    ));
-                }
-                hops += 1;
-                let location = response.location.ok_or_else(|| {
-                    FetchError::new(FetchErrorKind::Redirect, "a redirect without a Location")
-                })?;
-                current = redirect_target(&current, &location, self.settings.allow_http)
-                    .map_err(|e| FetchError::new(FetchErrorKind::Redirect, e))?;
-                continue;
-            }
-            if !(200..300).contains(&response.status) {
-                return Err(FetchError::new(
-                    FetchErrorKind::Status,
-                    format!("the server answered HTTP {}", response.status),
-                ));
-            }
-            if response.body.len() > max {
-                return Err(too_large(max));
-            }
-            return Ok((response.body, response.cache_control));
+        let response = get_following(&*self.client, url, &self.settings).await?;
+        if !(200..300).contains(&response.status) {
+            return Err(FetchError::new(
+                FetchErrorKind::Status,
+                format!("the server answered HTTP {}", response.status),
+            ));
         }
+        Ok((response.body, response.cache_control))
     }
 
     async fn discover(&self, issuer: &str, url: &str) -> Result<String, FetchError> {
         let body = self.get(url).await?;
-        let doc: Value = serde_json::from_slice(&body).map_err(|_| {
-            FetchError::new(
-                FetchErrorKind::InvalidDocument,
-                "the discovery document is not JSON",
-            )
-        })?;
-        let found = doc.get("issuer").and_then(Value::as_str).ok_or_else(|| {
-            FetchError::new(
-                FetchErrorKind::InvalidDocument,
-                "the discovery document has no `issuer`",
-            )
-        })?;
-        if found != issuer {
-            return Err(FetchError::new(
-                FetchErrorKind::InvalidDocument,
-                format!(
-                    "the discovery document names issuer {:?}, not the configured {:?}: refused",
-                    loggable_url(found),
-                    loggable_url(issuer)
-                ),
-            ));
-        }
-        let jwks_uri = doc.get("jwks_uri").and_then(Value::as_str).ok_or_else(|| {
-            FetchError::new(
-                FetchErrorKind::InvalidDocument,
-                "the discovery document has no `jwks_uri`",
-            )
-        })?;
-        let jwks_uri = check_url(jwks_uri, self.settings.allow_http)
-            .map_err(|e| FetchError::new(FetchErrorKind::InvalidDocument, e))?;
-        Ok(jwks_uri.into())
+        parse_discovery(
+            &body,
+            |found| found == issuer,
+            issuer,
+            self.settings.allow_http,
+        )
     }
 
     async fn fetch(&self, jwks_uri: &mut Option<String>) -> Result<Fetched, FetchError> {
