@@ -222,10 +222,10 @@ pub use service::{JwtAuthService, RefusalBody, ResponseFuture};
 pub use jwt_auth_core::openapi;
 pub use jwt_auth_core::{
     Algorithm, AuthError, AuthErrorKind, Authentication, Authenticator, ClaimHeaders,
-    DefaultClaims, ErrorResponder, ErrorResponse, IssuedToken, Issuers, Key, KeyError, KeySet,
-    KeySource, MemoryStore, ProtectedResource, RefreshCookie, Requirement, RevocationStore,
+    DefaultClaims, ErrorResponder, ErrorResponse, IssuedToken, IssuerRules, Issuers, Key, KeyError,
+    KeySet, KeySource, MemoryStore, ProtectedResource, RefreshCookie, Requirement, RevocationStore,
     TokenIssuer, TokenPair, TokenService, TokenSource, Validation, VerifiedToken,
 };
 #[cfg(feature = "remote")]
 #[cfg_attr(docsrs, doc(cfg(feature = "remote")))]
-pub use jwt_auth_core::{RemoteError, RemoteJwks, RemoteStatus};
+pub use jwt_auth_core::{Introspection, RemoteError, RemoteJwks, RemoteStatus, Tenants};
