@@ -552,14 +552,35 @@ async fn an_unreachable_store_fails_closed_unless_told_otherwise() {
 /// adapters; Redis down fails closed (503), and a restart recovers.
 #[actix_web::test]
 async fn two_instances_share_revocations_through_redis() {
+    use jwt_auth_core::RevocationStore;
+    /// Waits (at most 100 ms) until `store`'s near cache refuses `token`.
+    async fn propagated(store: &RedisStore, auth: &jwt_auth_core::Authenticator, token: &str) {
+        let verified = auth.verify(token).unwrap();
+        let claims = verified.claims_map();
+        let (jti, fam) = (
+            claims.get("jti").and_then(|v| v.as_str()),
+            claims.get("fam").and_then(|v| v.as_str()),
+        );
+        let start = std::time::Instant::now();
+        while store.is_revoked_now(jti, fam) != Some(Ok(true)) {
+            assert!(
+                start.elapsed() < Duration::from_millis(100),
+                "not propagated"
+            );
+            tokio::time::sleep(Duration::from_micros(200)).await;
+        }
+    }
+
     use jwt_auth_redis::RedisStore;
     use jwt_auth_tests::redis_server::RedisServer;
 
     let Some(mut server) = RedisServer::start() else {
         return;
     };
-    let a = TokenService::with_store(issuer(), RedisStore::connect(&server.url()).await.unwrap());
-    let b = TokenService::with_store(issuer(), RedisStore::connect(&server.url()).await.unwrap());
+    let store_b = RedisStore::connect(&server.url()).await.unwrap();
+    let store_a = RedisStore::connect(&server.url()).await.unwrap();
+    let a = TokenService::with_store(issuer(), store_a.clone());
+    let b = TokenService::with_store(issuer(), store_b.clone());
     let (auth_a, auth_b) = (a.authenticator(), b.authenticator());
     let ok = authenticated();
 
@@ -572,6 +593,8 @@ async fn two_instances_share_revocations_through_redis() {
     a.logout(&auth_a.verify(pair.access.as_str()).unwrap())
         .await
         .unwrap();
+    // B's near cache learns it from Redis's channel: within 100 ms.
+    propagated(&store_b, &auth_b, pair.access.as_str()).await;
     assert_eq!(
         both(&auth_b, &ok, Some(pair.access.as_str())).await.status,
         401
@@ -586,6 +609,7 @@ async fn two_instances_share_revocations_through_redis() {
         AuthErrorKind::Revoked
     );
     assert!(a.refresh(second.refresh.as_str()).await.is_err());
+    propagated(&store_a, &auth_a, second.access.as_str()).await;
     assert_eq!(
         both(&auth_a, &ok, Some(second.access.as_str()))
             .await
@@ -593,9 +617,18 @@ async fn two_instances_share_revocations_through_redis() {
         401
     );
 
-    // Redis down: fail closed on every request.
+    // Redis down: fail closed on every request, once the near cache has
+    // seen its subscription close (at once; at most its 1 s window).
     let live = a.login("carol", json!({})).await.unwrap();
     server.stop();
+    let stopped = std::time::Instant::now();
+    while store_b.near_cache_status().is_some_and(|s| s.trusted) {
+        assert!(
+            stopped.elapsed() < Duration::from_secs(1),
+            "trusted past the window"
+        );
+        tokio::task::yield_now().await;
+    }
     let reply = both(&auth_b, &ok, Some(live.access.as_str())).await;
     assert_eq!(reply.status, 503);
     assert_eq!(reply.www_authenticate, None);

@@ -27,6 +27,8 @@ const READY_LINE: &str = "Ready to accept connections";
 pub struct RedisServer {
     port: u16,
     child: Option<Child>,
+    /// Where an append-only file is kept, when the server persists.
+    dir: Option<std::path::PathBuf>,
 }
 
 enum SpawnError {
@@ -40,16 +42,33 @@ impl RedisServer {
     /// `SKIPPED` line) when `redis-server` is not installed and `CI` is not
     /// `true`.
     pub fn start() -> Option<Self> {
+        Self::start_with(false)
+    }
+
+    /// Like [`start`](Self::start), with an append-only file (fsync on
+    /// every write) in a directory of its own, kept across restarts.
+    pub fn start_persistent() -> Option<Self> {
+        Self::start_with(true)
+    }
+
+    fn start_with(persistent: bool) -> Option<Self> {
         let mut last_failure = String::new();
         // The port is free when we ask, but another process may take it
         // before the server binds it: then try another.
         for _ in 0..5 {
             let port = free_port();
-            match spawn(port) {
+            let dir = persistent.then(|| {
+                let dir = std::env::temp_dir()
+                    .join(format!("jwt-auth-redis-{}-{port}", std::process::id()));
+                std::fs::create_dir_all(&dir).unwrap();
+                dir
+            });
+            match spawn(port, dir.as_deref()) {
                 Ok(child) => {
                     return Some(Self {
                         port,
                         child: Some(child),
+                        dir,
                     });
                 }
                 Err(SpawnError::NotInstalled) => {
@@ -100,11 +119,12 @@ impl RedisServer {
         }
     }
 
-    /// Stops the server if it runs, then starts a fresh one (no keys, no
-    /// loaded scripts) on the same port and waits until it is ready.
+    /// Stops the server if it runs, then starts it again on the same port
+    /// and waits until it is ready: empty (no keys, no loaded scripts), or
+    /// from its append-only file when it persists.
     pub fn restart(&mut self) {
         self.stop();
-        match spawn(self.port) {
+        match spawn(self.port, self.dir.as_deref()) {
             Ok(child) => self.child = Some(child),
             Err(SpawnError::NotInstalled) => panic!("{BINARY} disappeared from PATH"),
             Err(SpawnError::Failed(output)) => {
@@ -138,6 +158,9 @@ impl RedisServer {
 impl Drop for RedisServer {
     fn drop(&mut self) {
         self.stop();
+        if let Some(dir) = &self.dir {
+            let _ = std::fs::remove_dir_all(dir);
+        }
     }
 }
 
@@ -153,12 +176,20 @@ fn free_port() -> u16 {
 /// Starts `redis-server` on `port` and waits for its readiness line. Its
 /// stdout is drained by a thread for as long as it runs (so it never blocks
 /// on a full pipe).
-fn spawn(port: u16) -> Result<Child, SpawnError> {
-    let mut child = match Command::new(BINARY)
+fn spawn(port: u16, dir: Option<&std::path::Path>) -> Result<Child, SpawnError> {
+    let mut command = Command::new(BINARY);
+    command
         .args(["--port", &port.to_string()])
         .args(["--bind", "127.0.0.1"])
-        .args(["--save", ""])
-        .args(["--appendonly", "no"])
+        .args(["--save", ""]);
+    match dir {
+        Some(dir) => command
+            .args(["--appendonly", "yes", "--appendfsync", "always"])
+            .arg("--dir")
+            .arg(dir),
+        None => command.args(["--appendonly", "no"]),
+    };
+    let mut child = match command
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())

@@ -44,8 +44,10 @@ pub trait RevocationStore: Send + Sync + 'static {
     /// Answers [`is_revoked`](Self::is_revoked) at once when the store can do
     /// so without waiting (its state is in this process), so that the
     /// request path creates no future. `None`, the default, means "ask
-    /// `is_revoked`". A store that implements it must answer exactly as
-    /// `is_revoked` would.
+    /// `is_revoked`". A store that implements it must answer as
+    /// `is_revoked` would, but for the store's own, documented propagation
+    /// delay (a near cache: milliseconds), and answer `None` whenever it
+    /// cannot be sure.
     fn is_revoked_now(
         &self,
         jti: Option<&str>,

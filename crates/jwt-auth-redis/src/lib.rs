@@ -39,9 +39,13 @@
 //! | `<prefix>family:<family>` | the family's current refresh `jti` | [`start_family`](RevocationStore::start_family), [`rotate`](RevocationStore::rotate) |
 //! | `<prefix>dpop:<thumbprint>:<jti>` | `1` | [`first_use`](ProofReplay::first_use) (DPoP proofs seen) |
 //!
-//! - [`is_revoked`](RevocationStore::is_revoked) is one `EXISTS` over the
-//!   keys it is given: one round trip per authenticated request (none when
-//!   it is given neither a `jti` nor a family).
+//! - A request's check is answered by the [near cache](#the-near-cache)
+//!   without a round trip;
+//!   [`is_revoked`](RevocationStore::is_revoked) (what the check falls
+//!   back to) is one `EXISTS` over the keys it is given (none when it is
+//!   given neither a `jti` nor a family).
+//! - [`revoke_token`](RevocationStore::revoke_token) sets its key and
+//!   publishes it on `<prefix>revocations` in one `MULTI`/`EXEC`.
 //! - [`revoke_family`](RevocationStore::revoke_family) sets the revoked
 //!   marker and deletes the family's current token in one `MULTI`/`EXEC`
 //!   transaction, so no rotation can slip in between.
@@ -50,6 +54,41 @@
 //!   that Redis runs atomically, so of any number of concurrent rotations of
 //!   the same refresh token, on any number of instances, exactly one gets
 //!   [`Rotation::Rotated`] and the others [`Rotation::Reused`].
+//!
+//! # The near cache
+//!
+//! Revocations are rare and every request must be checked, so by default
+//! each store keeps every revoked `jti` and family in the process and the
+//! check on a request is a hash lookup (as with `MemoryStore`), never a
+//! round trip:
+//!
+//! - every revocation is written and published on `<prefix>revocations` in
+//!   one transaction; each store subscribes and applies what it receives
+//!   (another instance's logout is refused here within milliseconds);
+//! - on every (re)subscription the local state is reconciled with a `SCAN`
+//!   of the revocation keys, made after the subscription is confirmed, so a
+//!   revocation made while the channel was down is never missed;
+//! - a heartbeat (`PING` through the subscription, every quarter of the
+//!   window) proves the channel alive: a paused Redis keeps its connections
+//!   open and is only seen by unanswered pings. The local state is trusted
+//!   only while the last answered ping is younger than the window (default
+//!   1 s, [`RedisStoreBuilder::near_cache`]); past it, each check asks Redis
+//!   (`EXISTS`, and 503 when Redis cannot answer) until the channel is back;
+//! - a lost connection (Redis killed or restarted) stops the trust at once:
+//!   besides the subscription, each store keeps one idle "canary"
+//!   connection (plain TCP Redis), which every trusted check peeks at (one
+//!   non-blocking `recv`), so the first check after Redis exits already
+//!   asks Redis and fails closed;
+//! - entries are only added, and forgotten at their expiry: a revocation
+//!   seen stays refused here, even if Redis loses it. A Redis restarted
+//!   **without persistence has lost its revocations**: instances that saw
+//!   them keep refusing those tokens, new instances accept them. Run Redis
+//!   with AOF (`appendonly yes`) where that matters; a Redis restarted from
+//!   its append-only file is reconciled from it;
+//! - at most a million revocations are kept; beyond, the near cache turns
+//!   itself off (every check asks Redis) rather than drop one.
+//!
+//! [`RedisStore::near_cache_status`] reports its state.
 //!
 //! # Timeouts and failures
 //!
@@ -87,6 +126,8 @@ use jwt_auth_core::{
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{RedisError, Script};
 
+mod near;
+
 /// The `redis` crate this store is built on, for
 /// [`RedisStore::from_manager`] and its [`ConnectionManagerConfig`].
 pub use redis;
@@ -97,6 +138,8 @@ pub const DEFAULT_PREFIX: &str = "jwt-auth:";
 pub const DEFAULT_RESPONSE_TIMEOUT: Duration = Duration::from_millis(500);
 /// How long a connection attempt may take by default.
 pub const DEFAULT_CONNECTION_TIMEOUT: Duration = Duration::from_secs(1);
+/// How long the near cache trusts its state after Redis last answered.
+pub const DEFAULT_NEAR_CACHE_WINDOW: Duration = Duration::from_secs(1);
 /// The longest response or connection timeout: one minute. Longer values are
 /// clamped to it, so a revocation check never holds a request longer, and no
 /// timeout arithmetic can overflow.
@@ -136,6 +179,8 @@ static ROTATE: LazyLock<Script> = LazyLock::new(|| Script::new(ROTATE_LUA));
 #[derive(Clone)]
 pub struct RedisStore {
     manager: ConnectionManager,
+    /// The local copy of the revocation state, when on.
+    near: Option<Arc<near::NearCache>>,
     prefix: Arc<str>,
     /// The bound on one whole call, reconnection included.
     call_timeout: Duration,
@@ -147,9 +192,23 @@ impl fmt::Debug for RedisStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RedisStore")
             .field("prefix", &&*self.prefix)
+            .field("near_cache", &self.near.as_ref().map(|n| n.is_trusted()))
             .field("call_timeout", &self.call_timeout)
             .finish_non_exhaustive()
     }
+}
+
+/// A snapshot of a [`RedisStore`]'s near cache.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct NearCacheStatus {
+    /// The local state answers checks now (the channel is up and Redis
+    /// answered a heartbeat within the window).
+    pub trusted: bool,
+    /// Synchronisations completed (the first, then one per reconnection).
+    pub syncs: u64,
+    /// Revocations kept locally.
+    pub revocations: usize,
 }
 
 /// Options for a [`RedisStore`]: key prefix and timeouts. Made by
@@ -159,6 +218,7 @@ pub struct RedisStoreBuilder {
     prefix: String,
     response_timeout: Duration,
     connection_timeout: Duration,
+    near_cache: Option<Duration>,
 }
 
 impl fmt::Debug for RedisStoreBuilder {
@@ -167,6 +227,7 @@ impl fmt::Debug for RedisStoreBuilder {
             .field("prefix", &self.prefix)
             .field("response_timeout", &self.response_timeout)
             .field("connection_timeout", &self.connection_timeout)
+            .field("near_cache", &self.near_cache)
             .finish()
     }
 }
@@ -177,6 +238,7 @@ impl Default for RedisStoreBuilder {
             prefix: DEFAULT_PREFIX.to_owned(),
             response_timeout: DEFAULT_RESPONSE_TIMEOUT,
             connection_timeout: DEFAULT_CONNECTION_TIMEOUT,
+            near_cache: Some(DEFAULT_NEAR_CACHE_WINDOW),
         }
     }
 }
@@ -205,6 +267,21 @@ impl RedisStoreBuilder {
     /// the response timeout.
     pub fn connection_timeout(mut self, timeout: Duration) -> Self {
         self.connection_timeout = timeout.min(MAX_TIMEOUT);
+        self
+    }
+
+    /// Keeps every revocation in this process, current through a pub/sub
+    /// channel, so that a check costs no round trip; `None` turns it off
+    /// (every check asks Redis). The `window` (default
+    /// [`DEFAULT_NEAR_CACHE_WINDOW`], 1 s; 100 ms to 60 s) is the longest
+    /// the local state is trusted after Redis last answered a heartbeat:
+    /// past it, checks ask Redis (and fail closed when it cannot answer)
+    /// until the channel is back and the state reconciled. See the
+    /// [crate documentation](crate#the-near-cache). Only
+    /// [`connect`](Self::connect) can start it.
+    pub fn near_cache(mut self, window: Option<Duration>) -> Self {
+        self.near_cache =
+            window.map(|w| w.clamp(Duration::from_millis(100), Duration::from_secs(60)));
         self
     }
 
@@ -241,10 +318,25 @@ impl RedisStoreBuilder {
             .saturating_add(RECONNECT_DELAY.saturating_mul(RECONNECT_RETRIES as u32))
             .saturating_add(self.response_timeout);
         let manager = bounded("connect", limit, async {
-            ConnectionManager::new_with_config(client, config).await
+            ConnectionManager::new_with_config(client.clone(), config).await
         })
         .await?;
-        Ok(self.build(manager))
+        let window = self.near_cache;
+        let mut store = self.build(manager);
+        if let Some(window) = window {
+            let cache = near::NearCache::new(window);
+            near::spawn(
+                &cache,
+                near::Subscriber {
+                    client,
+                    manager: store.manager.clone(),
+                    prefix: Arc::clone(&store.prefix),
+                    timeout: store.call_timeout,
+                },
+            );
+            store.near = Some(cache);
+        }
+        Ok(store)
     }
 
     /// A store on a connection manager you made, with this builder's prefix;
@@ -253,6 +345,7 @@ impl RedisStoreBuilder {
     pub fn build(self, manager: ConnectionManager) -> RedisStore {
         RedisStore {
             manager,
+            near: None,
             prefix: self.prefix.into(),
             call_timeout: self
                 .response_timeout
@@ -278,6 +371,26 @@ impl RedisStore {
     /// [`RedisStoreBuilder::build`] for others.
     pub fn from_manager(manager: ConnectionManager) -> Self {
         Self::builder().build(manager)
+    }
+
+    /// The near cache's health, when it is on.
+    pub fn near_cache_status(&self) -> Option<NearCacheStatus> {
+        let near = self.near.as_ref()?;
+        Some(NearCacheStatus {
+            trusted: near.is_trusted(),
+            syncs: near.syncs(),
+            revocations: near.len(),
+        })
+    }
+
+    /// Waits until the near cache has synchronised with Redis at least
+    /// `syncs` times (subscribed, then reconciled): `1` is the first time
+    /// after [`connect`](RedisStoreBuilder::connect). Returns at once when
+    /// the near cache is off. Wrap it in a timeout to bound the wait.
+    pub async fn near_cache_synced(&self, syncs: u64) {
+        if let Some(near) = &self.near {
+            near.synced(syncs).await;
+        }
     }
 
     /// The prefix of every key this store writes.
@@ -313,6 +426,45 @@ impl RedisStore {
         Fut: Future<Output = Result<T, RedisError>>,
     {
         bounded(op, self.call_timeout, f(self.manager.clone())).await
+    }
+
+    /// Writes a revocation (`kind` `d`: a `jti`, `f`: a family), deletes
+    /// `also_delete`, and publishes it for the near caches, in one
+    /// `MULTI`/`EXEC`: never written without being published.
+    async fn revoke(
+        &self,
+        op: &'static str,
+        kind: char,
+        id: &str,
+        also_delete: Option<String>,
+        ttl: Duration,
+    ) -> Result<(), StoreError> {
+        let key = match kind {
+            'd' => self.deny_key(id),
+            _ => self.revoked_family_key(id),
+        };
+        let channel = self.key(near::CHANNEL, "");
+        let message = near::message(kind, id, ttl_ms(ttl));
+        self.run(op, |mut conn| async move {
+            let mut pipe = redis::pipe();
+            pipe.atomic()
+                .cmd("SET")
+                .arg(key)
+                .arg("1")
+                .arg("PX")
+                .arg(ttl_ms(ttl))
+                .ignore();
+            if let Some(other) = also_delete {
+                pipe.cmd("DEL").arg(other).ignore();
+            }
+            pipe.cmd("PUBLISH").arg(channel).arg(message).ignore();
+            pipe.exec_async(&mut conn).await
+        })
+        .await?;
+        if let Some(near) = &self.near {
+            near.add(kind, id, ttl);
+        }
+        Ok(())
     }
 
     async fn set_px(
@@ -387,12 +539,20 @@ impl RevocationStore for RedisStore {
         })
     }
 
+    fn is_revoked_now(
+        &self,
+        jti: Option<&str>,
+        family: Option<&str>,
+    ) -> Option<Result<bool, StoreError>> {
+        self.near.as_ref()?.is_revoked(jti, family).map(Ok)
+    }
+
     fn revoke_token<'a>(
         &'a self,
         jti: &'a str,
         ttl: Duration,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
-        Box::pin(self.set_px("revoke_token", self.deny_key(jti), "1", ttl))
+        Box::pin(self.revoke("revoke_token", 'd', jti, None, ttl))
     }
 
     fn revoke_family<'a>(
@@ -400,26 +560,10 @@ impl RevocationStore for RedisStore {
         family: &'a str,
         ttl: Duration,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
-        Box::pin(async move {
-            let marker = self.revoked_family_key(family);
-            let current = self.family_key(family);
-            self.run("revoke_family", |mut conn| async move {
-                redis::pipe()
-                    .atomic()
-                    .cmd("SET")
-                    .arg(marker)
-                    .arg("1")
-                    .arg("PX")
-                    .arg(ttl_ms(ttl))
-                    .ignore()
-                    .cmd("DEL")
-                    .arg(current)
-                    .ignore()
-                    .exec_async(&mut conn)
-                    .await
-            })
-            .await
-        })
+        // The family's current token goes in the same transaction, so no
+        // rotation can slip in between.
+        let current = self.family_key(family);
+        Box::pin(self.revoke("revoke_family", 'f', family, Some(current), ttl))
     }
 
     fn start_family<'a>(
