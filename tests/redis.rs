@@ -150,13 +150,19 @@ async fn commands_sent_per_call() {
     assert_eq!(calls(&mut conn, "exists").await, 1);
     assert_eq!(calls(&mut conn, "get").await, 0);
 
-    // revoke_family: SET and DEL in one MULTI/EXEC.
+    // revoke_family: SET, DEL and PUBLISH in one script run (loaded once).
     reset_stats(&mut conn).await;
     store.revoke_family("f", TTL).await.unwrap();
-    assert_eq!(calls(&mut conn, "multi").await, 1);
-    assert_eq!(calls(&mut conn, "set").await, 1);
-    assert_eq!(calls(&mut conn, "del").await, 1);
-    assert_eq!(calls(&mut conn, "exec").await, 1);
+    store.revoke_family("f2", TTL).await.unwrap();
+    assert_eq!(
+        calls(&mut conn, "evalsha").await,
+        3,
+        "one NOSCRIPT, two runs"
+    );
+    assert_eq!(calls(&mut conn, "set").await, 2);
+    assert_eq!(calls(&mut conn, "del").await, 2);
+    assert_eq!(calls(&mut conn, "publish").await, 2);
+    assert_eq!(calls(&mut conn, "multi").await, 0);
 
     // rotate: EVALSHA, falling back to loading the script once.
     reset_stats(&mut conn).await;

@@ -1,6 +1,7 @@
 //! The per-request cost of the revocation check: the same HS256 access token
 //! authenticated with no store, with the in-memory store, and with the Redis
-//! store (a real `redis-server` on 127.0.0.1, started by the bench).
+//! store (a real `redis-server` on 127.0.0.1, started by the bench), with
+//! its near cache (the default) and without (one `EXISTS` per check).
 //!
 //! `dpop_replay/*`: recording a DPoP proof's `jti` (RFC 9449 §11.1), once per
 //! DPoP request: the in-memory cache against the Redis one (`SET NX PX`).
@@ -32,6 +33,14 @@ fn revocation(c: &mut Criterion) {
         .unwrap();
     let server = RedisServer::start().expect("redis-server is needed for this bench");
     let redis = rt.block_on(RedisStore::connect(&server.url())).unwrap();
+    rt.block_on(redis.near_cache_synced(1));
+    let round_trip = rt
+        .block_on(
+            RedisStore::builder()
+                .near_cache(None)
+                .connect(&server.url()),
+        )
+        .unwrap();
 
     let cases = [
         ("no_store", issuer.authenticator()),
@@ -42,6 +51,10 @@ fn revocation(c: &mut Criterion) {
         (
             "redis_store",
             issuer.authenticator().revocation_store(redis),
+        ),
+        (
+            "redis_store_without_near_cache",
+            issuer.authenticator().revocation_store(round_trip),
         ),
     ];
     let mut group = c.benchmark_group("revocation_check/HS256");

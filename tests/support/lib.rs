@@ -5,6 +5,7 @@
 pub mod guarded;
 pub mod idp_server;
 pub mod jwks_server;
+pub mod redis_cluster;
 pub mod redis_server;
 
 use std::time::{Duration, UNIX_EPOCH};

@@ -2,7 +2,7 @@
 //! kept current by a Redis pub/sub channel, so that the check on a request
 //! costs a hash lookup instead of a round trip.
 //!
-//! - Every revocation is written and published in one `MULTI`/`EXEC`, so a
+//! - Every revocation is written and published in one script run, so a
 //!   revocation that is in Redis has been published, and the other way
 //!   round.
 //! - A task per store holds a subscription, pings Redis through it every
@@ -24,7 +24,9 @@ use std::sync::{Arc, PoisonError, RwLock, Weak};
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
-use redis::aio::ConnectionManager;
+use redis::aio::MultiplexedConnection;
+
+use crate::conn::Conn;
 
 /// The channel revocations are published on, under the store's prefix.
 pub(crate) const CHANNEL: &str = "revocations";
@@ -225,17 +227,23 @@ pub(crate) fn message(kind: char, id: &str, ttl_ms: u64) -> String {
 
 /// What the background task needs.
 pub(crate) struct Subscriber {
-    pub(crate) client: redis::Client,
-    pub(crate) manager: ConnectionManager,
+    /// Where to subscribe: one Redis, or a cluster's seed nodes (tried in
+    /// turn).
+    pub(crate) nodes: Vec<redis::Client>,
+    /// The store's connection.
+    pub(crate) conn: Conn,
     pub(crate) prefix: Arc<str>,
     pub(crate) timeout: Duration,
 }
 
+/// A connection to each node that holds keys (one Redis, or every master
+/// of a cluster), for reconciling and heartbeats.
+type Holders = Vec<MultiplexedConnection>;
+
 impl Subscriber {
-    /// Opens the canary connection, for a plain TCP Redis.
-    async fn canary(&self) -> Result<Option<std::net::TcpStream>, String> {
-        let redis::ConnectionAddr::Tcp(host, port) = self.client.get_connection_info().addr()
-        else {
+    /// Opens the canary connection to `node`, for a plain TCP Redis.
+    async fn canary(&self, node: &redis::Client) -> Result<Option<std::net::TcpStream>, String> {
+        let redis::ConnectionAddr::Tcp(host, port) = node.get_connection_info().addr() else {
             return Ok(None);
         };
         let stream = tokio::time::timeout(
@@ -253,6 +261,59 @@ impl Subscriber {
             .map_err(|e| format!("canary: {}", e.kind()))?;
         Ok(Some(stream))
     }
+
+    /// Connections to the nodes that hold keys: `node` itself, or every
+    /// master the cluster names now.
+    async fn holders(&self, node: &redis::Client) -> Result<Holders, String> {
+        let connect = |client: redis::Client| async move {
+            tokio::time::timeout(self.timeout, client.get_multiplexed_async_connection())
+                .await
+                .map_err(|_| "connect: no answer in time".to_owned())?
+                .map_err(|e| format!("connect: {}", crate::describe(&e)))
+        };
+        if !self.conn.is_cluster() {
+            return Ok(vec![connect(node.clone()).await?]);
+        }
+        let mut conn = self.conn.clone();
+        let nodes: String = tokio::time::timeout(
+            self.timeout,
+            redis::cmd("CLUSTER").arg("NODES").query_async(&mut conn),
+        )
+        .await
+        .map_err(|_| "CLUSTER NODES: no answer in time".to_owned())?
+        .map_err(|e| format!("CLUSTER NODES: {}", crate::describe(&e)))?;
+        let mut holders = Vec::new();
+        // `<id> <ip:port@cport[,hostname]> <flags> <master> ...`
+        for line in nodes.lines() {
+            let fields: Vec<&str> = line.split(' ').collect();
+            let (Some(addr), Some(flags)) = (fields.get(1), fields.get(2)) else {
+                continue;
+            };
+            // A failed master is kept: the state cannot be trusted while
+            // revocations may sit where nobody can read them.
+            if !flags.split(',').any(|f| f == "master") {
+                continue;
+            }
+            let addr = addr.split(['@', ',']).next().unwrap_or_default();
+            let Some((host, port)) = addr.rsplit_once(':') else {
+                continue;
+            };
+            let Ok(port) = port.parse::<u16>() else {
+                continue;
+            };
+            let info = node
+                .get_connection_info()
+                .clone()
+                .set_addr(redis::ConnectionAddr::Tcp(host.to_owned(), port));
+            let client = redis::Client::open(info)
+                .map_err(|e| format!("connect: {}", crate::describe(&e)))?;
+            holders.push(connect(client).await?);
+        }
+        if holders.is_empty() {
+            return Err("the cluster names no master".into());
+        }
+        Ok(holders)
+    }
 }
 
 /// Keeps `cache` current until it is dropped (the task holds it weakly).
@@ -264,11 +325,12 @@ pub(crate) fn spawn(cache: &Arc<NearCache>, subscriber: Subscriber) {
 async fn run(cache: Weak<NearCache>, sub: Subscriber) {
     let channel = format!("{}{CHANNEL}", sub.prefix);
     let mut delay = Duration::from_millis(50);
-    loop {
+    for attempt in 0usize.. {
         let Some(window) = cache.upgrade().map(|c| c.window) else {
             return;
         };
-        match session(&cache, &sub, &channel, window).await {
+        let node = &sub.nodes[attempt % sub.nodes.len()];
+        match session(&cache, &sub, node, &channel, window).await {
             Ok(()) => delay = Duration::from_millis(50),
             Err(reason) => {
                 tracing::warn!(%reason, "jwt-auth-redis: the revocation channel is lost; checks ask Redis");
@@ -287,11 +349,12 @@ async fn run(cache: Weak<NearCache>, sub: Subscriber) {
 async fn session(
     cache: &Weak<NearCache>,
     sub: &Subscriber,
+    node: &redis::Client,
     channel: &str,
     window: Duration,
 ) -> Result<(), String> {
     let bound = |what: &'static str| move |_| format!("{what}: no answer in time");
-    let pubsub = tokio::time::timeout(sub.timeout, sub.client.get_async_pubsub())
+    let pubsub = tokio::time::timeout(sub.timeout, node.get_async_pubsub())
         .await
         .map_err(bound("connect"))?
         .map_err(|e| format!("connect: {}", crate::describe(&e)))?;
@@ -301,8 +364,11 @@ async fn session(
         .map_err(bound("subscribe"))?
         .map_err(|e| format!("subscribe: {}", crate::describe(&e)))?;
     let pinged = Instant::now();
-    let canary = sub.canary().await?;
-    reconcile(cache, sub).await?;
+    let canary = sub.canary(node).await?;
+    let holders = sub.holders(node).await?;
+    for holder in &holders {
+        reconcile(cache, sub, holder.clone()).await?;
+    }
     match cache.upgrade() {
         Some(cache) => {
             cache.set_canary(canary);
@@ -311,7 +377,7 @@ async fn session(
         }
         None => return Ok(()),
     }
-    let heartbeat = heartbeat(cache, sink.clone(), window);
+    let heartbeat = heartbeat(cache, sink.clone(), holders, window);
     tokio::pin!(heartbeat);
     loop {
         tokio::select! {
@@ -329,12 +395,13 @@ async fn session(
     }
 }
 
-/// Pings through the subscription every quarter of the window, extending
-/// the trust after each answer; ends at the first ping unanswered within
-/// half the window.
+/// Pings through the subscription (and every other node that holds keys)
+/// every quarter of the window, extending the trust after each round of
+/// answers; ends at the first ping unanswered within half the window.
 async fn heartbeat(
     cache: &Weak<NearCache>,
     mut sink: redis::aio::PubSubSink,
+    holders: Holders,
     window: Duration,
 ) -> Result<(), String> {
     let mut ticks = tokio::time::interval(window / 4);
@@ -343,8 +410,18 @@ async fn heartbeat(
     loop {
         ticks.tick().await;
         let sent = Instant::now();
-        match tokio::time::timeout(window / 2, sink.ping::<redis::Value>()).await {
-            Ok(Ok(_)) => {
+        let round = async {
+            sink.ping::<redis::Value>().await?;
+            for holder in &holders {
+                let mut holder = holder.clone();
+                redis::cmd("PING")
+                    .query_async::<redis::Value>(&mut holder)
+                    .await?;
+            }
+            Ok::<(), redis::RedisError>(())
+        };
+        match tokio::time::timeout(window / 2, round).await {
+            Ok(Ok(())) => {
                 let Some(cache) = cache.upgrade() else {
                     return Ok(());
                 };
@@ -363,13 +440,16 @@ async fn heartbeat(
     }
 }
 
-/// Adds every revocation in Redis to the local state.
-async fn reconcile(cache: &Weak<NearCache>, sub: &Subscriber) -> Result<(), String> {
+/// Adds every revocation held by one node to the local state.
+async fn reconcile(
+    cache: &Weak<NearCache>,
+    sub: &Subscriber,
+    mut conn: MultiplexedConnection,
+) -> Result<(), String> {
     for (kind, pattern) in [('d', "deny:"), ('f', "revoked-family:")] {
         let prefix = format!("{}{pattern}", sub.prefix);
         let mut cursor: u64 = 0;
         loop {
-            let mut conn = sub.manager.clone();
             let (next, keys): (u64, Vec<String>) = tokio::time::timeout(
                 sub.timeout,
                 redis::cmd("SCAN")
@@ -403,6 +483,14 @@ async fn reconcile(cache: &Weak<NearCache>, sub: &Subscriber) -> Result<(), Stri
                         _ => continue,
                     };
                     if let Some(id) = key.strip_prefix(&prefix) {
+                        // A cluster's family ids are hash tags: `{id}`.
+                        let id = match (sub.conn.is_cluster(), kind) {
+                            (true, 'f') => id
+                                .strip_prefix('{')
+                                .and_then(|i| i.strip_suffix('}'))
+                                .unwrap_or(id),
+                            _ => id,
+                        };
                         cache.add(kind, id, Duration::from_millis(ttl));
                     }
                 }

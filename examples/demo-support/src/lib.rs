@@ -340,7 +340,18 @@ impl DemoConfig {
         let head_timeout = seconds("DEMO_HEAD_TIMEOUT", 30, 1, MAX_HEAD_TIMEOUT)?;
 
         let mut authenticator = Authenticator::new(source).leeway(leeway);
+        // A Redis Cluster (JWT_REDIS_CLUSTER) is used instead of one Redis.
+        let cluster = list("JWT_REDIS_CLUSTER");
         let redis = match env("JWT_REDIS_URL") {
+            _ if !cluster.is_empty() => {
+                let seeds: Vec<&str> = cluster.iter().map(String::as_str).collect();
+                Some(
+                    jwt_auth_redis::RedisStore::builder()
+                        .connect_cluster(&seeds)
+                        .await
+                        .map_err(|e| format!("JWT_REDIS_CLUSTER: {e}"))?,
+                )
+            }
             Some(url) => Some(
                 jwt_auth_redis::RedisStore::connect(&url)
                     .await
