@@ -63,7 +63,8 @@ fn check(auth: &Authenticator, req: &http::Request<()>) -> Verdict {
             let allowed = auth
                 .keys()
                 .static_keys()
-                .is_some_and(|set| set.keys().iter().any(|k| k.allows(token.algorithm())));
+                .zip(token.algorithm())
+                .is_some_and(|(set, alg)| set.keys().iter().any(|k| k.allows(alg)));
             assert!(
                 allowed,
                 "{:?} accepted by a {family:?} key",
