@@ -76,9 +76,9 @@
 //!   (`EXISTS`, and 503 when Redis cannot answer) until the channel is back;
 //! - a lost connection (Redis killed or restarted) stops the trust at once:
 //!   besides the subscription, each store keeps one idle "canary"
-//!   connection (plain TCP Redis), which every trusted check peeks at (one
-//!   non-blocking `recv`), so the first check after Redis exits already
-//!   asks Redis and fails closed;
+//!   connection (plain TCP Redis), which trusted checks peek at (one
+//!   non-blocking `recv`, at most once every 250 µs), so the first check
+//!   after Redis exits already asks Redis and fails closed;
 //! - entries are only added, and forgotten at their expiry: a revocation
 //!   seen stays refused here, even if Redis loses it. A Redis restarted
 //!   **without persistence has lost its revocations**: instances that saw

@@ -1,7 +1,7 @@
 """The programs the black-box suites run beside the demos: redis-server, and Node.js for
 tests/oidc/provider.mjs (a real OpenID Provider) and the npm-based clients.
 
-Used by tests/python/remote, mcp, lifecycle and dpop, which put this folder on sys.path
+Used by tests/python/remote, mcp, lifecycle, dpop and scale, which put this folder on sys.path
 before importing it (as for demo_support.py). Plain stdlib plus `cryptography`; only
 127.0.0.1 is used.
 
@@ -11,12 +11,16 @@ before importing it (as for demo_support.py). Plain stdlib plus `cryptography`; 
 - run_node_client: a node client that prints one JSON line per check it made.
 - rsa_private_jwk, start_provider: node tests/oidc/provider.mjs with a config written
   here, returned once it has printed its issuer.
-- Redis, start_redis: a real redis-server on a free port, no persistence, killable and
-  restartable on the same port.
+- Redis, start_redis: a real redis-server on a free port, no persistence (or an append-only
+  file, fsync'd at every write), killable, pausable (SIGSTOP / SIGCONT) and restartable on
+  the same port and directory.
+- RedisCluster, cluster_port: a Redis Cluster of three (or more) masters on loopback, no
+  replicas, made with `redis-cli --cluster create`; a master can be killed.
 """
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -148,13 +152,48 @@ def start_provider(node, workdir, config, on_stderr=None, deadline=30):
 # ---------------------------------------------------------------------------------------
 # redis-server
 
-class Redis:
-    """A real redis-server on 127.0.0.1:port, no persistence; can be killed and restarted."""
+def start_redis_server(binary, port, args, workdir, deadline=15):
+    """redis-server on 127.0.0.1:port with `args`, run in `workdir`; (Popen, its output lines,
+    drained into a list) once it prints "Ready to accept connections"; RuntimeError when it
+    exits or `deadline` s pass first."""
+    ready = threading.Event()
+    lines = []
+    proc = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            cwd=workdir)
+    LIVE.append(proc)
 
-    def __init__(self, binary, port=None):
+    def drain():
+        for line in proc.stdout:
+            lines.append(line.rstrip("\n"))
+            del lines[:-200]
+            if "Ready to accept connections" in line:
+                ready.set()
+        ready.set()
+
+    threading.Thread(target=drain, daemon=True).start()
+    if not ready.wait(deadline) or proc.poll() is not None:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        if proc in LIVE:
+            LIVE.remove(proc)
+        raise RuntimeError(f"redis-server on port {port} did not start: {' | '.join(lines[-8:])}")
+    return proc, lines
+
+
+class Redis:
+    """A real redis-server on 127.0.0.1:port; can be killed, paused and restarted.
+
+    appendonly False (default): no persistence at all. True: an append-only file in `dir`,
+    fsync'd at every write (`--appendonly yes --appendfsync always`), which a restart on the
+    same port and dir loads. The attribute may be changed between kill() and start()."""
+
+    def __init__(self, binary, port=None, appendonly=False):
         self.binary = binary
         self.port = port or free_port()
         self.dir = tempfile.mkdtemp(prefix="suite-redis-")
+        self.appendonly = appendonly
         self.proc = None
         self.lines = []
         self.start()
@@ -164,27 +203,27 @@ class Redis:
         return f"redis://127.0.0.1:{self.port}/"
 
     def start(self):
-        ready = threading.Event()
-        lines = self.lines = []
-        self.proc = subprocess.Popen(
-            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", self.dir],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=self.dir)
-        LIVE.append(self.proc)
-        proc = self.proc
+        persistence = (["--appendonly", "yes", "--appendfsync", "always"] if self.appendonly
+                       else ["--appendonly", "no"])
+        self.proc, self.lines = start_redis_server(
+            self.binary, self.port, ["--save", "", *persistence, "--dir", self.dir], self.dir)
 
-        def drain():
-            for line in proc.stdout:
-                lines.append(line.rstrip("\n"))
-                if "Ready to accept connections" in line:
-                    ready.set()
-            ready.set()
+    def forget(self):
+        """Removes every file in `dir` (the append-only file): the next start() begins
+        empty. Only while the server is not running."""
+        for name in os.listdir(self.dir):
+            path = os.path.join(self.dir, name)
+            if os.path.isdir(path):
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                os.remove(path)
 
-        threading.Thread(target=drain, daemon=True).start()
-        if not ready.wait(15) or proc.poll() is not None:
-            self.kill()
-            raise RuntimeError(f"redis-server on port {self.port} did not start: "
-                               f"{' | '.join(lines[-8:])}")
+    def pause(self):
+        """SIGSTOP: connections stay open, nothing is answered."""
+        self.proc.send_signal(signal.SIGSTOP)
+
+    def resume(self):
+        self.proc.send_signal(signal.SIGCONT)
 
     def command(self, *args, timeout=2):
         """Sends one command (RESP) and returns the raw first reply line, or None."""
@@ -206,7 +245,7 @@ class Redis:
         return self.command("PING") == "+PONG"
 
     def kill(self):
-        """SIGKILL, like a crash: no goodbye to the clients."""
+        """SIGKILL, like a crash: no goodbye to the clients (a paused server too)."""
         if self.proc and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
@@ -229,3 +268,88 @@ def start_redis(run, binary):
     run.cleanup.append(redis.stop)
     run.check(redis.ping(), f"redis-server ready on port {redis.port} (PING → PONG)")
     return redis
+
+
+def cluster_port(taken=()):
+    """A free port of 127.0.0.1 whose cluster-bus port (+10000) is free too, not in `taken`."""
+    for _ in range(1000):
+        port = free_port()
+        if port in taken or port + 10000 > 65535 or port + 10000 in taken:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port + 10000))
+            except OSError:
+                continue
+        return port
+    raise RuntimeError("no free port pair (P, P+10000) for a cluster node")
+
+
+class RedisCluster:
+    """A Redis Cluster of `masters` redis-server nodes on 127.0.0.1, no replicas, no
+    persistence (`--cluster-node-timeout 1000 --cluster-require-full-coverage no`), joined
+    with `redis-cli --cluster create` and ready once every node reports cluster_state:ok.
+    RuntimeError when it does not form within `deadline` s."""
+
+    def __init__(self, server, cli, masters=3, deadline=30):
+        self.server, self.cli = server, cli
+        self.dir = tempfile.mkdtemp(prefix="suite-redis-cluster-")
+        self.ports, self.procs = [], {}
+        try:
+            while len(self.ports) < masters:
+                self.ports.append(cluster_port(self.ports))
+            for port in self.ports:
+                self.procs[port], _ = start_redis_server(server, port, [
+                    "--cluster-enabled", "yes", "--cluster-node-timeout", "1000",
+                    "--cluster-require-full-coverage", "no",
+                    "--cluster-config-file", f"nodes-{port}.conf", "--dir", self.dir,
+                    "--save", "", "--appendonly", "no"], self.dir)
+            done = subprocess.run(
+                [cli, "--cluster", "create", *(f"127.0.0.1:{p}" for p in self.ports),
+                 "--cluster-replicas", "0", "--cluster-yes"],
+                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=deadline)
+            if done.returncode != 0:
+                raise RuntimeError(f"redis-cli --cluster create exited {done.returncode}: "
+                                   f"{done.stdout[-1500:]}")
+            end = time.monotonic() + deadline
+            for port in self.ports:
+                while "cluster_state:ok" not in self.cli_output(port, "CLUSTER", "INFO"):
+                    if time.monotonic() > end:
+                        raise RuntimeError(f"node {port}: no cluster_state:ok after {deadline} s")
+                    time.sleep(0.05)
+        except BaseException:
+            self.stop()
+            raise
+
+    def cli_output(self, port, *command):
+        """`redis-cli -p PORT command...`'s output ('' when it fails or hangs)."""
+        try:
+            return subprocess.run([self.cli, "-p", str(port), *command], stdout=subprocess.PIPE,
+                                  stderr=subprocess.STDOUT, text=True, timeout=5).stdout
+        except (OSError, subprocess.SubprocessError):
+            return ""
+
+    @property
+    def seeds(self):
+        """The JWT_REDIS_CLUSTER value: redis://127.0.0.1:P of every node, comma-separated."""
+        return ",".join(f"redis://127.0.0.1:{p}" for p in self.ports)
+
+    def kill(self, port):
+        """SIGKILL of one node (a master: no replica takes over)."""
+        proc = self.procs.get(port)
+        if proc is not None:
+            stop_process_now(proc)
+
+    def stop(self):
+        for proc in self.procs.values():
+            stop_process_now(proc)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def stop_process_now(proc):
+    """SIGKILL and wait; forgets the process in LIVE."""
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
+    if proc in LIVE:
+        LIVE.remove(proc)
