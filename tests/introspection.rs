@@ -21,7 +21,7 @@ fn now() -> u64 {
         .as_secs()
 }
 
-const OPAQUE: &str = "h3Kq9VfZr2Yc8-opaque_access.token~v1";
+const OPAQUE: &str = "h3Kq9VfZr2Yc8-opaque_access_token~v1";
 /// `client_secret_basic` of ("orders api", "s3cr:t"), both form-encoded
 /// first (RFC 6749 §2.3.1): base64 of `orders+api:s3cr%3At`.
 const BASIC: &str = "Basic b3JkZXJzK2FwaTpzM2NyJTNBdA==";
@@ -283,6 +283,12 @@ async fn the_revocation_store_audience_rules_and_local_jwts() {
     assert_eq!(both(&auth, &jwt).await.status, 200);
     let forged = format!("{}x", &jwt[..jwt.len() - 1]);
     assert_eq!(both(&auth, &forged).await.status, 401);
+    assert_eq!(server.count("/introspect"), asked);
+
+    // A malformed JWT is refused locally, never introspected.
+    let asked = server.count("/introspect");
+    assert_eq!(both(&auth, "a.b").await.status, 401);
+    assert_eq!(both(&auth, "a.b.c.d").await.status, 401);
     assert_eq!(server.count("/introspect"), asked);
 
     // `verify` never waits: an opaque token cannot be judged there.

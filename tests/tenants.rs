@@ -177,10 +177,10 @@ async fn entra_tenantid_placeholder_and_a_shared_jwks_uri() {
     server.set_tenant("shared", Tenant::new(jwks(&ed25519())));
     let names = [
         "9188040d-6c67-4c5b-b112-36a304b66dad",
-        "contoso",
-        "fabrikam",
+        "72f988bf-86f1-41af-91ab-2d7cd011db47",
+        "f8cdef31-a31e-4b4a-93e4-5f571e91255a",
     ];
-    for name in names {
+    for name in names.iter().chain(&["organizations"]) {
         let mut tenant = Tenant::new(Vec::new());
         // As Entra ID's documents do: the issuer with a literal {tenantid}.
         tenant.issuer = Some(format!("{}/{{tenantid}}", server.base));
@@ -197,6 +197,14 @@ async fn entra_tenantid_placeholder_and_a_shared_jwks_uri() {
         1,
         "one key set for every tenant"
     );
+    // The placeholder stands only for a tenant id (a GUID): never for
+    // `common` or `organizations`, whose documents publish it literally.
+    let reply = both(
+        &auth,
+        &token(&ed25519(), &server.issuer("organizations"), json!({})),
+    )
+    .await;
+    assert_eq!(reply.status, 401);
     for name in names {
         assert_eq!(
             server.count(&format!("/{name}/.well-known/openid-configuration")),
@@ -230,6 +238,30 @@ async fn concurrent_first_tokens_share_one_discovery() {
     );
     assert_eq!(server.count("/a/.well-known/openid-configuration"), 1);
     assert_eq!(server.count("/a/jwks"), 1);
+}
+
+#[actix_web::test]
+async fn a_predicate_never_sees_user_information() {
+    let server = IdpServer::start().await;
+    server.set_tenant("a", Tenant::new(jwks(&rsa())));
+    let base = server.base.clone();
+    let trusted = Tenants::matching(move |iss| iss.starts_with(&base))
+        .timeout(Duration::from_secs(2))
+        .build()
+        .unwrap();
+    let auth = Authenticator::new(trusted);
+    assert_eq!(
+        both(&auth, &token(&rsa(), &server.issuer("a"), json!({})))
+            .await
+            .status,
+        200
+    );
+    let sneaky = format!("{}@127.0.0.2:1/a", server.base);
+    assert_eq!(
+        both(&auth, &token(&rsa(), &sneaky, json!({}))).await.status,
+        401
+    );
+    assert_eq!(server.total(), 2, "only tenant a's discovery and keys");
 }
 
 #[actix_web::test]

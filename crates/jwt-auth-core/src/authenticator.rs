@@ -660,10 +660,9 @@ impl Authenticator {
             Attempt::Done(verified)
         };
         #[cfg(feature = "remote")]
-        if !config.introspection.is_empty()
-            && memchr::memchr_iter(b'.', token.as_bytes()).count() != 2
-        {
-            // Not a JWT: ask the introspection endpoints (RFC 7662).
+        if !config.introspection.is_empty() && memchr::memchr(b'.', token.as_bytes()).is_none() {
+            // Not a JWT (no `.` at all; a malformed JWT stays a local 401):
+            // ask the introspection endpoints (RFC 7662).
             if let Some(hit) = config.introspection.iter().find_map(|i| i.cached(token)) {
                 return Attempt::Done(Ok(hit));
             }

@@ -129,11 +129,15 @@ impl Authenticator {
         self
     }
 
-    /// Checks tokens that are not JWTs (no three dot-separated parts) at
-    /// this RFC 7662 introspection endpoint; call it again to add more,
-    /// asked in order until one says active. JWTs are still verified
+    /// Checks opaque tokens (without any `.`) at this RFC 7662
+    /// introspection endpoint; call it again to add more, asked in order
+    /// until one says active. JWTs (and malformed JWTs) are still judged
     /// locally. Defaults to none: such tokens are malformed (401). See
     /// [`Introspection`](crate::Introspection).
+    ///
+    /// With several endpoints, an opaque token is shown to each until one
+    /// says active: give one authenticator only endpoints you trust with
+    /// every opaque token it receives.
     #[cfg(feature = "remote")]
     #[cfg_attr(docsrs, doc(cfg(feature = "remote")))]
     #[must_use]

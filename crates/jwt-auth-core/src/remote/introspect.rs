@@ -37,7 +37,7 @@ use crate::validation::Validation;
 ///
 /// | case | answer |
 /// |---|---|
-/// | a token that is a JWT (three dot-separated parts) | verified locally with the keys, never introspected |
+/// | a token with a `.` (a JWT, or a malformed one) | judged locally with the keys, never introspected |
 /// | `active: true` | the response's members are the claims (`Claims<T>`), validated like a JWT's: `exp` (required), `nbf`, `iss`, `aud` (a token with `aud` and no audience configured is refused), then the revocation store |
 /// | `active` anything but `true` | 401 `invalid_token` ([`Inactive`](crate::AuthErrorKind::Inactive)) |
 /// | `token_type` naming a refresh token | 401: a refresh token never authenticates a request |

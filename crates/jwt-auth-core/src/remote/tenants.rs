@@ -49,13 +49,14 @@ type Configure = Arc<dyn Fn(RemoteJwksBuilder) -> RemoteJwksBuilder + Send + Syn
 /// |---|---|---|
 /// | `iss` fits no template (or the predicate says no) | 401, nothing fetched | — |
 /// | first token of a tenant | its discovery document, then its `jwks_uri`; concurrent requests share one discovery (single flight) and wait for it | — |
-/// | the document's `issuer` | must equal the resolved issuer exactly; Entra's literal `{tenantid}` is read as the tenant | — |
+/// | the document's `issuer` | must equal the resolved issuer exactly; Entra's literal `{tenantid}` is read as the tenant when the tenant is a GUID | — |
 /// | a `jwks_uri` shared by many tenants | fetched and refreshed once, for all of them | — |
 /// | tenants kept | bounded, least recently used evicted; only tenants whose discovery succeeded enter | 1,000 |
 /// | discoveries started | rate-limited (token bucket); a request over the limit gets 503 | 10/s, burst 20 |
 /// | a discovery refused (4xx, a bad document, another issuer) | that issuer gets 401 without a fetch for a while (negative cache) | 5 min |
 /// | a discovery failed (5xx, timeout, connection) | that issuer gets 503 without a fetch for a while | 5 s |
-/// | a tenant's discovery document | read again after a while | 24 h |
+/// | a tenant without tokens | forgotten (its keys refresh in the background while it is kept) | after 24 h idle |
+/// | the provider throttling discovery (408, 429) | 503 for that `iss`, retried after 5 s | — |
 ///
 /// So a flood of invented tenant ids can neither hammer the provider (the
 /// rate limit and the negative cache) nor evict the real tenants (refused
@@ -170,8 +171,12 @@ impl Tenants {
                 is_tenant(tenant).then_some(tenant)
             }
             Pattern::Predicate(trusted) => {
+                // No query, fragment or user information (which would let
+                // `https://trusted.example@evil.example` pass a careless
+                // prefix test), and the URL policy, before the predicate.
                 let fits = !iss.contains(['?', '#'])
-                    && check_url(iss, self.inner.settings.allow_http).is_ok()
+                    && check_url(iss, self.inner.settings.allow_http)
+                        .is_ok_and(|url| url.username().is_empty() && url.password().is_none())
                     && trusted(iss);
                 fits.then_some("")
             }
@@ -220,13 +225,14 @@ impl Tenants {
         // Spawned, so that a request that gives up does not cancel the
         // discovery the others wait for.
         inner.runtime.spawn(async move {
+            // Whatever happens (even a panic in a `key_sets` closure), the
+            // waiters are released and the next request may try again.
+            let _guard = Pending {
+                tenants: this.clone(),
+                iss: iss.clone(),
+                done: tx,
+            };
             this.discover(&iss, &tenant).await;
-            this.inner
-                .pending
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .remove(&iss);
-            let _ = tx.send(true);
         });
         Lookup::Wait(wait(rx))
     }
@@ -254,16 +260,18 @@ impl Tenants {
                 // Entra ID's documents may name the issuer with a literal
                 // `{tenantid}`: read it as this tenant.
                 let accept = |found: &str| {
-                    found == iss
-                        || (!tenant.is_empty() && found.replace("{tenantid}", tenant) == iss)
+                    found == iss || (is_guid(tenant) && found.replace("{tenantid}", tenant) == iss)
                 };
                 parse_discovery(r.body(), accept, iss, inner.settings.allow_http)
                     .map_err(|e| (AuthErrorKind::InvalidIssuer, e.to_string()))
             }
-            Ok(Ok(r)) if (400..500).contains(&r.status()) => Err((
-                AuthErrorKind::InvalidIssuer,
-                format!("the discovery document answered HTTP {}", r.status()),
-            )),
+            // 408 and 429 say "not now", not "no such tenant".
+            Ok(Ok(r)) if (400..500).contains(&r.status()) && !matches!(r.status(), 408 | 429) => {
+                Err((
+                    AuthErrorKind::InvalidIssuer,
+                    format!("the discovery document answered HTTP {}", r.status()),
+                ))
+            }
             Ok(Ok(r)) => Err((
                 AuthErrorKind::KeysUnavailable,
                 format!("the discovery document answered HTTP {}", r.status()),
@@ -320,10 +328,39 @@ impl Tenants {
     }
 }
 
+/// Ends a discovery: forgets it as pending and wakes its waiters.
+struct Pending {
+    tenants: Tenants,
+    iss: String,
+    done: watch::Sender<bool>,
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        self.tenants
+            .inner
+            .pending
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&self.iss);
+        let _ = self.done.send(true);
+    }
+}
+
 fn wait(mut rx: watch::Receiver<bool>) -> BoxFuture<'static, ()> {
     Box::pin(async move {
         let _ = rx.wait_for(|done| *done).await;
     })
+}
+
+/// A tenant id as Entra ID writes them: 8-4-4-4-12 hexadecimal digits.
+fn is_guid(s: &str) -> bool {
+    let groups: Vec<&str> = s.split('-').collect();
+    groups.len() == 5
+        && groups
+            .iter()
+            .zip([8, 4, 4, 4, 12])
+            .all(|(g, n)| g.len() == n && g.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 /// One path segment of `[A-Za-z0-9._-]{1,64}`, never `.` or `..`.
@@ -424,8 +461,9 @@ impl TenantsBuilder {
         self
     }
 
-    /// How long a tenant's discovery holds before it is read again.
-    /// Defaults to 24 hours.
+    /// How long a tenant is kept without any token before it is forgotten
+    /// (and discovered again on its next token). Its keys refresh in the
+    /// background meanwhile, as any `RemoteJwks`'s. Defaults to 24 hours.
     pub fn rediscover_after(mut self, after: Duration) -> Self {
         self.rediscover_after = after;
         self
@@ -479,10 +517,13 @@ impl TenantsBuilder {
             Some(client) => client,
             None => default_client(self.settings.timeout)?,
         };
+        // No hard expiry: a tenant's keys refresh in the background; it
+        // leaves when evicted (least recently used), or after
+        // `rediscover_after` without any token.
         let known = moka::sync::Cache::builder()
             .max_capacity(self.capacity)
             .eviction_policy(EvictionPolicy::lru())
-            .time_to_live(self.rediscover_after)
+            .time_to_idle(self.rediscover_after)
             .build();
         Ok(Tenants {
             inner: Arc::new(Inner {
@@ -494,7 +535,7 @@ impl TenantsBuilder {
                 known,
                 key_sets: moka::sync::Cache::builder()
                     .max_capacity(self.capacity)
-                    .time_to_live(self.rediscover_after)
+                    .time_to_idle(self.rediscover_after)
                     .build(),
                 refused: moka::sync::Cache::builder()
                     .max_capacity(10 * self.capacity)
@@ -575,6 +616,19 @@ mod tests {
             "a b",
         ] {
             assert!(!is_tenant(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn guids() {
+        assert!(is_guid("9188040d-6c67-4c5b-b112-36a304b66dad"));
+        for not in [
+            "common",
+            "organizations",
+            "9188040d6c674c5bb11236a304b66dad",
+            "9188040d-6c67-4c5b-b112-36a304b66dax",
+        ] {
+            assert!(!is_guid(not), "{not}");
         }
     }
 
