@@ -70,7 +70,8 @@
 //!   revocation made while the channel was down is never missed;
 //! - a heartbeat (`PING` through the subscription, every quarter of the
 //!   window) proves the channel alive: a paused Redis keeps its connections
-//!   open and is only seen by unanswered pings. The local state is trusted
+//!   open and is only seen by unanswered pings; every 30 s the state is
+//!   also reconciled in full, as a backstop for anything no message said. The local state is trusted
 //!   only while the last answered ping is younger than the window (default
 //!   1 s, [`RedisStoreBuilder::near_cache`]); past it, each check asks Redis
 //!   (`EXISTS`, and 503 when Redis cannot answer) until the channel is back;
@@ -349,9 +350,11 @@ impl RedisStoreBuilder {
     /// follows the slot map and its changes; keys of one refresh family
     /// carry a hash tag (`family:{<family>}`), so a rotation and a family
     /// revocation each touch one slot and stay atomic. The near cache
-    /// subscribes on one node (Redis Cluster forwards every `PUBLISH` to
-    /// all nodes), reconciles from every master, and is trusted only while
-    /// every master answers its heartbeat.
+    /// subscribes on every master (so no message depends on the cluster
+    /// bus), reconciles from every master (on each resubscription, and every
+    /// 30 s as a backstop), and is trusted only while every master answers
+    /// its heartbeat: a dead master (even one never coming back, until it
+    /// is forgotten with `CLUSTER FORGET`) leaves every check to Redis.
     ///
     /// Tested against Redis 7.0 clusters; Valkey speaks the same protocol
     /// but is untested.

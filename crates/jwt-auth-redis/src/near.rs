@@ -39,7 +39,8 @@ pub(crate) const MAX_ENTRIES: usize = 1_000_000;
 /// seen by the first check 250 µs after the last peek.
 pub(crate) const PEEK_EVERY_NANOS: u64 = 250_000;
 
-/// How often expired entries are dropped.
+/// How often expired entries are dropped, and the state reconciled in
+/// full.
 const PURGE_EVERY: Duration = Duration::from_secs(30);
 
 /// The local copy of the revocation state.
@@ -247,9 +248,9 @@ pub(crate) struct Subscriber {
     pub(crate) timeout: Duration,
 }
 
-/// A connection to each node that holds keys (one Redis, or every master
-/// of a cluster), for reconciling and heartbeats.
-type Holders = Vec<MultiplexedConnection>;
+/// Each node that holds keys (one Redis, or every master of a cluster),
+/// with a connection for reconciling and heartbeats.
+type Holders = Vec<(redis::Client, MultiplexedConnection)>;
 
 impl Subscriber {
     /// Opens the canary connection to `node`, for a plain TCP Redis.
@@ -283,7 +284,7 @@ impl Subscriber {
                 .map_err(|e| format!("connect: {}", crate::describe(&e)))
         };
         if !self.conn.is_cluster() {
-            return Ok(vec![connect(node.clone()).await?]);
+            return Ok(vec![(node.clone(), connect(node.clone()).await?)]);
         }
         let mut conn = self.conn.clone();
         let nodes: String = tokio::time::timeout(
@@ -312,13 +313,24 @@ impl Subscriber {
             let Ok(port) = port.parse::<u16>() else {
                 continue;
             };
-            let info = node
-                .get_connection_info()
-                .clone()
-                .set_addr(redis::ConnectionAddr::Tcp(host.to_owned(), port));
-            let client = redis::Client::open(info)
+            // The seed's scheme (TLS or not) and credentials, at this address.
+            let (host, info) = (host.to_owned(), node.get_connection_info().clone());
+            let addr = match info.addr().clone() {
+                redis::ConnectionAddr::TcpTls {
+                    insecure,
+                    tls_params,
+                    ..
+                } => redis::ConnectionAddr::TcpTls {
+                    host,
+                    port,
+                    insecure,
+                    tls_params,
+                },
+                _ => redis::ConnectionAddr::Tcp(host, port),
+            };
+            let client = redis::Client::open(info.set_addr(addr))
                 .map_err(|e| format!("connect: {}", crate::describe(&e)))?;
-            holders.push(connect(client).await?);
+            holders.push((client.clone(), connect(client).await?));
         }
         if holders.is_empty() {
             return Err("the cluster names no master".into());
@@ -365,21 +377,29 @@ async fn session(
     window: Duration,
 ) -> Result<(), String> {
     let bound = |what: &'static str| move |_| format!("{what}: no answer in time");
-    let pubsub = tokio::time::timeout(sub.timeout, node.get_async_pubsub())
-        .await
-        .map_err(bound("connect"))?
-        .map_err(|e| format!("connect: {}", crate::describe(&e)))?;
-    let (mut sink, mut stream) = pubsub.split();
-    tokio::time::timeout(sub.timeout, sink.subscribe(channel))
-        .await
-        .map_err(bound("subscribe"))?
-        .map_err(|e| format!("subscribe: {}", crate::describe(&e)))?;
+    let holders = sub.holders(node).await?;
+    // Subscribed on every node that holds keys: a revocation's message
+    // reaches the subscribers of the node that ran its script directly,
+    // whatever happens to the cluster bus between nodes.
+    let mut sinks = Vec::new();
+    let mut streams = Vec::new();
+    for (client, _) in &holders {
+        let pubsub = tokio::time::timeout(sub.timeout, client.get_async_pubsub())
+            .await
+            .map_err(bound("connect"))?
+            .map_err(|e| format!("connect: {}", crate::describe(&e)))?;
+        let (mut sink, stream) = pubsub.split();
+        tokio::time::timeout(sub.timeout, sink.subscribe(channel))
+            .await
+            .map_err(bound("subscribe"))?
+            .map_err(|e| format!("subscribe: {}", crate::describe(&e)))?;
+        sinks.push(sink);
+        streams.push(stream);
+    }
+    let mut stream = futures_util::stream::select_all(streams);
     let pinged = Instant::now();
     let canary = sub.canary(node).await?;
-    let holders = sub.holders(node).await?;
-    for holder in &holders {
-        reconcile(cache, sub, holder.clone()).await?;
-    }
+    reconcile_all(cache, sub, &holders).await?;
     match cache.upgrade() {
         Some(cache) => {
             cache.set_canary(canary);
@@ -388,7 +408,7 @@ async fn session(
         }
         None => return Ok(()),
     }
-    let heartbeat = heartbeat(cache, sink.clone(), holders, window);
+    let heartbeat = heartbeat(cache, sub, sinks, holders, window);
     tokio::pin!(heartbeat);
     loop {
         tokio::select! {
@@ -406,12 +426,14 @@ async fn session(
     }
 }
 
-/// Pings through the subscription (and every other node that holds keys)
-/// every quarter of the window, extending the trust after each round of
-/// answers; ends at the first ping unanswered within half the window.
+/// Pings through every subscription and every node that holds keys, every
+/// quarter of the window, extending the trust after each round of answers;
+/// ends at the first round unanswered within half the window. Reconciles
+/// in full every [`PURGE_EVERY`], as a backstop.
 async fn heartbeat(
     cache: &Weak<NearCache>,
-    mut sink: redis::aio::PubSubSink,
+    sub: &Subscriber,
+    mut sinks: Vec<redis::aio::PubSubSink>,
     holders: Holders,
     window: Duration,
 ) -> Result<(), String> {
@@ -422,8 +444,10 @@ async fn heartbeat(
         ticks.tick().await;
         let sent = Instant::now();
         let round = async {
-            sink.ping::<redis::Value>().await?;
-            for holder in &holders {
+            for sink in &mut sinks {
+                sink.ping::<redis::Value>().await?;
+            }
+            for (_, holder) in &holders {
                 let mut holder = holder.clone();
                 redis::cmd("PING")
                     .query_async::<redis::Value>(&mut holder)
@@ -432,23 +456,41 @@ async fn heartbeat(
             Ok::<(), redis::RedisError>(())
         };
         match tokio::time::timeout(window / 2, round).await {
-            Ok(Ok(())) => {
-                let Some(cache) = cache.upgrade() else {
-                    return Ok(());
-                };
-                if !cache.canary_ping() {
-                    return Err("the canary connection closed".into());
-                }
-                cache.trust(sent);
-                if purged.elapsed() >= PURGE_EVERY {
-                    cache.purge();
-                    purged = Instant::now();
-                }
-            }
+            Ok(Ok(())) => {}
             Ok(Err(e)) => return Err(format!("ping: {}", crate::describe(&e))),
             Err(_) => return Err("ping: no answer within half the window".into()),
         }
+        {
+            let Some(strong) = cache.upgrade() else {
+                return Ok(());
+            };
+            if !strong.canary_ping() {
+                return Err("the canary connection closed".into());
+            }
+            strong.trust(sent);
+        }
+        if purged.elapsed() >= PURGE_EVERY {
+            purged = Instant::now();
+            if let Some(strong) = cache.upgrade() {
+                strong.purge();
+            }
+            // A backstop: what no message said (a key written by hand, a
+            // message lost) is found within this period.
+            reconcile_all(cache, sub, &holders).await?;
+        }
     }
+}
+
+/// Adds every revocation held by every node to the local state.
+async fn reconcile_all(
+    cache: &Weak<NearCache>,
+    sub: &Subscriber,
+    holders: &Holders,
+) -> Result<(), String> {
+    for (_, conn) in holders {
+        reconcile(cache, sub, conn.clone()).await?;
+    }
+    Ok(())
 }
 
 /// Adds every revocation held by one node to the local state.
