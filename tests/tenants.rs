@@ -352,6 +352,43 @@ async fn a_thousand_tenants_then_a_flood_of_invented_ones() {
     assert_eq!(server.total(), before, "no real tenant was evicted");
 }
 
+/// Real tenants whose tokens never verify (anyone can name other
+/// organisations' tenants) wait in probation and evict no known tenant.
+#[actix_web::test]
+async fn real_but_unverified_tenants_never_evict_known_ones() {
+    let server = IdpServer::start().await;
+    for n in 0..50 {
+        server.set_tenant(&format!("t{n}"), Tenant::new(jwks(&ed25519())));
+    }
+    let built = tenants(&server)
+        .capacity(10)
+        .discovery_rate(1000, 1000)
+        .build()
+        .unwrap();
+    let auth = Authenticator::new(built.clone());
+    for n in 0..10 {
+        let t = token(&ed25519(), &server.issuer(&format!("t{n}")), json!({}));
+        assert_eq!(both(&auth, &t).await.status, 200);
+    }
+    assert_eq!(built.known(), 10);
+    // 40 other real tenants, with tokens signed by a stranger (same kid).
+    for n in 10..50 {
+        let forged = token(&rsa(), &server.issuer(&format!("t{n}")), json!({}));
+        assert_eq!(both(&auth, &forged).await.status, 401);
+    }
+    assert_eq!(built.known(), 10, "unverified tenants are not known");
+    let before = server.total();
+    for n in 0..10 {
+        let t = token(
+            &ed25519(),
+            &server.issuer(&format!("t{n}")),
+            json!({"again": true}),
+        );
+        assert_eq!(both(&auth, &t).await.status, 200, "t{n}");
+    }
+    assert_eq!(server.total(), before, "no known tenant was evicted");
+}
+
 #[tokio::test]
 async fn per_issuer_rules_override_the_authenticators() {
     let strict = KeySet::new([rsa(), p256().with_kid("k2")]).unwrap();

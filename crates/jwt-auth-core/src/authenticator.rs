@@ -730,11 +730,17 @@ impl Authenticator {
                     return Attempt::Done(Err(AuthErrorKind::KeysUnavailable.into()));
                 };
                 match loaded.keys.select(header.alg(), kid) {
-                    Ok(key) => remember(
-                        self.finish(&parts, &header, key, claims.clone(), pinned, rules),
-                        Scope::Remote(remote.clone(), loaded.generation),
-                        leeway,
-                    ),
+                    Ok(key) => {
+                        let verified =
+                            self.finish(&parts, &header, key, claims.clone(), pinned, rules);
+                        if let (Ok(_), Some(tenants), Some(iss)) =
+                            (&verified, selected.tenants, pinned)
+                        {
+                            tenants.confirm(iss);
+                        }
+                        let scope = Scope::Remote(remote.clone(), loaded.generation);
+                        remember(verified, scope, leeway)
+                    }
                     Err(e) if e.kind() == AuthErrorKind::UnknownKey => {
                         match mode {
                             Mode::MayRefresh if !remote.known_unknown(kid) => {

@@ -125,12 +125,21 @@ impl KeySource {
             let map = match &source.repr {
                 Repr::Static(keys) => {
                     let keys = Selected::Static(keys);
-                    return Ok(Selection { keys, rules });
+                    return Ok(Selection {
+                        keys,
+                        rules,
+                        #[cfg(feature = "remote")]
+                        tenants: None,
+                    });
                 }
                 #[cfg(feature = "remote")]
                 Repr::Remote(remote) => {
                     let keys = Selected::Remote(remote.clone(), None);
-                    return Ok(Selection { keys, rules });
+                    return Ok(Selection {
+                        keys,
+                        rules,
+                        tenants: None,
+                    });
                 }
                 #[cfg(feature = "remote")]
                 Repr::Tenants(tenants) => {
@@ -175,7 +184,7 @@ fn invalid_issuer() -> Select {
 
 #[cfg(feature = "remote")]
 fn select_tenant<'a>(
-    tenants: &Tenants,
+    tenants: &'a Tenants,
     iss: &'a str,
     may_wait: bool,
     rules: Option<&'a IssuerRules>,
@@ -184,6 +193,7 @@ fn select_tenant<'a>(
         Lookup::Ready(remote) => Ok(Selection {
             keys: Selected::Remote(remote, Some(iss)),
             rules,
+            tenants: Some(tenants),
         }),
         Lookup::NotTrusted => Err(Select::NotTrusted),
         Lookup::Refused(kind) => Err(Select::Refused(kind.into())),
@@ -195,6 +205,9 @@ fn select_tenant<'a>(
 pub(crate) struct Selection<'a> {
     pub(crate) keys: Selected<'a>,
     pub(crate) rules: Option<&'a IssuerRules>,
+    /// The tenants the keys came from, to confirm once a token verified.
+    #[cfg(feature = "remote")]
+    pub(crate) tenants: Option<&'a Tenants>,
 }
 
 /// Keys chosen for a token.

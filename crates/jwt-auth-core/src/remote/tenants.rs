@@ -51,7 +51,7 @@ type Configure = Arc<dyn Fn(RemoteJwksBuilder) -> RemoteJwksBuilder + Send + Syn
 /// | first token of a tenant | its discovery document, then its `jwks_uri`; concurrent requests share one discovery (single flight) and wait for it | — |
 /// | the document's `issuer` | must equal the resolved issuer exactly; Entra's literal `{tenantid}` is read as the tenant when the tenant is a GUID | — |
 /// | a `jwks_uri` shared by many tenants | fetched and refreshed once, for all of them | — |
-/// | tenants kept | bounded, least recently used evicted; only tenants whose discovery succeeded enter | 1,000 |
+/// | tenants kept | bounded, least recently used evicted; a tenant enters once a token of its own has verified (discovered tenants wait in a probation set of the same size, which alone a flood can churn) | 1,000 |
 /// | discoveries started | rate-limited (token bucket); a request over the limit gets 503 | 10/s, burst 20 |
 /// | a discovery refused (4xx, a bad document, another issuer) | that issuer gets 401 without a fetch for a while (negative cache) | 5 min |
 /// | a discovery failed (5xx, timeout, connection) | that issuer gets 503 without a fetch for a while | 5 s |
@@ -60,7 +60,8 @@ type Configure = Arc<dyn Fn(RemoteJwksBuilder) -> RemoteJwksBuilder + Send + Syn
 ///
 /// So a flood of invented tenant ids can neither hammer the provider (the
 /// rate limit and the negative cache) nor evict the real tenants (refused
-/// issuers never enter the set of known ones).
+/// issuers never enter the set of known ones, nor do real tenants whose
+/// tokens never verify).
 #[derive(Clone)]
 pub struct Tenants {
     inner: Arc<Inner>,
@@ -73,6 +74,10 @@ struct Inner {
     settings: Settings,
     configure: Option<Configure>,
     known: moka::sync::Cache<String, RemoteJwks>,
+    /// Discovered tenants no token has verified for yet: a flood of real
+    /// but foreign tenant ids (anyone can look up other organisations'
+    /// Entra ID tenant ids) evicts only these, never a known tenant.
+    probation: moka::sync::Cache<String, RemoteJwks>,
     key_sets: moka::sync::Cache<String, RemoteJwks>,
     refused: moka::sync::Cache<String, (AuthErrorKind, Instant)>,
     negative_ttl: Duration,
@@ -154,10 +159,21 @@ impl Tenants {
         TenantsBuilder::new(Ok(Arc::new(trusted)))
     }
 
-    /// How many tenants are known (discovered and kept).
+    /// How many tenants are known: discovered, and a token of theirs
+    /// verified.
     pub fn known(&self) -> u64 {
         self.inner.known.run_pending_tasks();
         self.inner.known.entry_count()
+    }
+
+    /// A token of `iss` verified: the tenant leaves probation.
+    pub(crate) fn confirm(&self, iss: &str) {
+        let inner = &self.inner;
+        if !inner.known.contains_key(iss)
+            && let Some(keys) = inner.probation.remove(iss)
+        {
+            inner.known.insert(iss.to_owned(), keys);
+        }
     }
 
     /// The tenant segment `iss` fits the template with, `Some("")` for a
@@ -190,7 +206,7 @@ impl Tenants {
         let Some(tenant) = self.tenant_of(iss) else {
             return Lookup::NotTrusted;
         };
-        if let Some(keys) = inner.known.get(iss) {
+        if let Some(keys) = inner.known.get(iss).or_else(|| inner.probation.get(iss)) {
             return Lookup::Ready(keys);
         }
         if let Some((kind, until)) = inner.refused.get(iss)
@@ -311,7 +327,7 @@ impl Tenants {
                 // Wait for the first fetch of a new key set, so the first
                 // token is judged with keys.
                 let _ = tokio::time::timeout(inner.settings.timeout, keys.first_attempt()).await;
-                inner.known.insert(iss.to_owned(), keys);
+                inner.probation.insert(iss.to_owned(), keys);
                 tracing::info!(issuer = %loggable_url(iss), "jwt-auth: tenant discovered");
             }
             Err(e) => {
@@ -533,6 +549,11 @@ impl TenantsBuilder {
                 settings: self.settings,
                 configure: self.configure,
                 known,
+                probation: moka::sync::Cache::builder()
+                    .max_capacity(self.capacity)
+                    .eviction_policy(EvictionPolicy::lru())
+                    .time_to_idle(self.rediscover_after)
+                    .build(),
                 key_sets: moka::sync::Cache::builder()
                     .max_capacity(self.capacity)
                     .time_to_idle(self.rediscover_after)
