@@ -80,14 +80,20 @@ impl NearCache {
 
     /// Whether the canary connection is still open (or there is none).
     fn canary_open(&self) -> bool {
+        use std::io::Read;
         let canary = self.canary.read().unwrap_or_else(PoisonError::into_inner);
-        let Some(stream) = canary.as_ref() else {
+        let Some(mut stream) = canary.as_ref() else {
             return true;
         };
-        match stream.peek(&mut [0u8; 1]) {
-            Ok(0) => false,
-            Ok(_) => true,
-            Err(e) => e.kind() == std::io::ErrorKind::WouldBlock,
+        // Read, not peek: an unread `+PONG` must not hide the end of the
+        // stream behind it.
+        let mut buf = [0u8; 64];
+        loop {
+            match stream.read(&mut buf) {
+                Ok(0) => return false,
+                Ok(_) => {}
+                Err(e) => return e.kind() == std::io::ErrorKind::WouldBlock,
+            }
         }
     }
 
@@ -142,19 +148,6 @@ impl NearCache {
     /// The answer from the local state, when it is trusted now.
     pub(crate) fn is_revoked(&self, jti: Option<&str>, family: Option<&str>) -> Option<bool> {
         let now = Instant::now();
-        let at = self.nanos(now);
-        if at >= self.trusted_until.load(Ordering::Acquire) || self.overflow.load(Ordering::Relaxed)
-        {
-            return None;
-        }
-        // One peek per 250 µs at most: a syscall is most of a check.
-        if at.saturating_sub(self.peeked.load(Ordering::Relaxed)) >= PEEK_EVERY_NANOS {
-            self.peeked.store(at, Ordering::Relaxed);
-            if !self.canary_open() {
-                self.distrust();
-                return None;
-            }
-        }
         let found = |map: &RwLock<HashMap<Box<str>, Instant>>, id: Option<&str>| {
             id.is_some_and(|id| {
                 map.read()
@@ -163,7 +156,27 @@ impl NearCache {
                     .is_some_and(|until| now < *until)
             })
         };
-        Some(found(&self.denied, jti) || found(&self.families, family))
+        // A revocation seen holds whatever Redis says now (a Redis restarted
+        // without persistence has forgotten it): only "not revoked" needs
+        // a trusted state.
+        if found(&self.denied, jti) || found(&self.families, family) {
+            return Some(true);
+        }
+        let at = self.nanos(now);
+        if at >= self.trusted_until.load(Ordering::Acquire) || self.overflow.load(Ordering::Relaxed)
+        {
+            return None;
+        }
+        // One look at the canary per 250 µs at most: a syscall is most of a
+        // check.
+        if at.saturating_sub(self.peeked.load(Ordering::Relaxed)) >= PEEK_EVERY_NANOS {
+            self.peeked.store(at, Ordering::Relaxed);
+            if !self.canary_open() {
+                self.distrust();
+                return None;
+            }
+        }
+        Some(false)
     }
 
     /// Trusts the state until a window after `since` (a ping sent then was
@@ -570,14 +583,20 @@ fn escape_glob(s: &str) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
     #[test]
-    fn untrusted_state_answers_nothing() {
+    fn untrusted_state_answers_only_what_it_has_seen() {
         let cache = NearCache::new(Duration::from_secs(1));
         cache.add('d', "j1", Duration::from_secs(60));
-        assert_eq!(cache.is_revoked(Some("j1"), None), None, "not trusted yet");
+        assert_eq!(cache.is_revoked(Some("j2"), None), None, "not trusted yet");
+        assert_eq!(
+            cache.is_revoked(Some("j1"), None),
+            Some(true),
+            "a revocation seen holds, trusted or not"
+        );
         cache.trust(Instant::now());
         assert_eq!(cache.is_revoked(Some("j1"), None), Some(true));
         assert_eq!(cache.is_revoked(Some("j2"), Some("f")), Some(false));
@@ -591,10 +610,34 @@ mod tests {
         cache.apply("d notanumber x");
         assert_eq!(cache.is_revoked(Some("x"), None), Some(false));
         cache.distrust();
-        assert_eq!(cache.is_revoked(Some("j1"), None), None);
+        assert_eq!(cache.is_revoked(Some("x"), None), None);
+        assert_eq!(cache.is_revoked(Some("j1"), None), Some(true));
         // Trust lapses a window after the last answered ping.
         cache.trust(Instant::now() - Duration::from_secs(2));
-        assert_eq!(cache.is_revoked(Some("j1"), None), None);
+        assert_eq!(cache.is_revoked(Some("x"), None), None);
+    }
+
+    #[test]
+    fn a_canary_with_unread_answers_still_shows_its_end() {
+        use std::io::Write;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        client.set_nonblocking(true).unwrap();
+        let (mut server, _) = listener.accept().unwrap();
+        let cache = NearCache::new(Duration::from_secs(1));
+        cache.set_canary(Some(client));
+        assert!(cache.canary_open(), "idle");
+        server.write_all(b"+PONG\r\n").unwrap();
+        drop(server);
+        // The unread answer, then the end: both read until the end shows.
+        let start = Instant::now();
+        while cache.canary_open() {
+            assert!(
+                start.elapsed() < Duration::from_secs(5),
+                "the end never showed"
+            );
+            std::thread::yield_now();
+        }
     }
 
     #[test]
