@@ -171,9 +171,7 @@ impl ClaimHeaders {
             .iter()
             .filter_map(|entry| {
                 let value = match &entry.source {
-                    Source::Payload => Some(crate::b64::encode(
-                        token.claims_json().to_string().as_bytes(),
-                    )),
+                    Source::Payload => Some(crate::b64::encode(&token.claims_bytes())),
                     Source::Claim(path) => {
                         let (first, rest) = path.split_first()?;
                         let value = rest

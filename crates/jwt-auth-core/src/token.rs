@@ -33,6 +33,9 @@ struct VerifiedInner {
     /// `jti` and `fam` (string claims), read once per token for the
     /// revocation check of every request.
     revocation_ids: (Option<Box<str>>, Option<Box<str>>),
+    /// The claims as JSON, serialised on first use and shared by every
+    /// request the cached token serves.
+    json: std::sync::OnceLock<bytes::Bytes>,
 }
 
 impl fmt::Debug for VerifiedToken {
@@ -68,6 +71,7 @@ impl VerifiedToken {
                 kid,
                 claims: Value::Object(claims),
                 revocation_ids,
+                json: std::sync::OnceLock::new(),
             }),
         }
     }
@@ -89,6 +93,30 @@ impl VerifiedToken {
     /// than verified locally.
     pub fn is_introspected(&self) -> bool {
         self.inner.alg.is_none()
+    }
+
+    /// The claims as compact JSON (what `serde_json::to_vec` of
+    /// [`claims_json`](Self::claims_json) gives), serialised once per token
+    /// and shared by every request that presents it while it is cached:
+    /// echoing or forwarding the claims then costs a reference count.
+    ///
+    /// ```
+    /// # use jwt_auth_core::{Authenticator, Key};
+    /// let key = Key::hmac([7u8; 32])?;
+    /// let token = key.encode(&serde_json::json!({"sub": "alice", "exp": 4_000_000_000u64}))?;
+    /// let verified = Authenticator::new(key).verify(&token).expect("valid");
+    /// assert_eq!(&verified.claims_bytes()[..], br#"{"exp":4000000000,"sub":"alice"}"#);
+    /// # Ok::<(), jwt_auth_core::KeyError>(())
+    /// ```
+    pub fn claims_bytes(&self) -> bytes::Bytes {
+        self.inner
+            .json
+            .get_or_init(|| {
+                serde_json::to_vec(&self.inner.claims)
+                    .map(bytes::Bytes::from)
+                    .unwrap_or_default()
+            })
+            .clone()
     }
 
     /// The header's `kid`, if any.

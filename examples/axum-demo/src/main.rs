@@ -20,7 +20,12 @@ type Tokens = State<Option<TokenService>>;
 /// every request only to serialise it again (BENCHMARKS.md, "Demo load").
 async fn me(Extension(auth): Extension<Authentication>) -> Response {
     match auth.token() {
-        Some(token) => Json(token.claims_json()).into_response(),
+        // Serialised once per token, shared by every request while cached.
+        Some(token) => (
+            [(header::CONTENT_TYPE, "application/json")],
+            token.claims_bytes(),
+        )
+            .into_response(),
         None => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
     }
 }
