@@ -295,3 +295,50 @@ async fn the_revocation_store_audience_rules_and_local_jwts() {
     let err = auth.verify(OPAQUE).unwrap_err();
     assert_eq!(err.kind(), AuthErrorKind::IntrospectionUnavailable);
 }
+
+#[actix_web::test]
+async fn private_key_jwt_sends_a_fresh_signed_assertion() {
+    let server = IdpServer::start().await;
+    server.set_introspect(answers(&[(OPAQUE, active(json!({})))]));
+    let url = format!("{}/introspect", server.base);
+    let private = jwt_auth_tests::pem_key("p256.pem").with_kid("client-key-1");
+    let auth = authenticator(
+        Introspection::builder(url.clone())
+            .private_key_jwt("orders-api", private.clone())
+            .build()
+            .unwrap(),
+    );
+    assert_eq!(both(&auth, OPAQUE).await.status, 200);
+    let form = server.last_form();
+    assert_eq!(form["client_id"], "orders-api");
+    assert_eq!(
+        form["client_assertion_type"],
+        "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+    );
+    assert!(!form.contains_key("client_secret"));
+    // The assertion verifies with the client's public key, for this endpoint.
+    let public = jwt_auth_tests::pem_key("p256.pub.pem").with_kid("client-key-1");
+    let checker = Authenticator::new(public)
+        .issuer("orders-api")
+        .audience(url.clone());
+    let first = checker.verify(&form["client_assertion"]).unwrap();
+    let claims = first.claims_map();
+    assert_eq!(claims["sub"], "orders-api");
+    assert_eq!(first.kid(), Some("client-key-1"));
+    let lifetime = claims["exp"].as_u64().unwrap() - claims["iat"].as_u64().unwrap();
+    assert_eq!(lifetime, 60);
+    // A new assertion (a new jti) for every call.
+    assert_eq!(both(&auth, OPAQUE).await.status, 200);
+    let second = checker
+        .verify(&server.last_form()["client_assertion"])
+        .unwrap();
+    assert_ne!(first.claims_map()["jti"], second.claims_map()["jti"]);
+    // A public key cannot sign.
+    let public = jwt_auth_tests::pem_key("p256.pub.pem");
+    assert!(
+        Introspection::builder(url)
+            .private_key_jwt("x", public)
+            .build()
+            .is_err()
+    );
+}

@@ -58,6 +58,8 @@ struct ServerState {
     basic: Mutex<Option<String>>,
     counts: Mutex<HashMap<String, usize>>,
     base: Mutex<String>,
+    /// The form of the last introspection request.
+    last_form: Mutex<HashMap<String, String>>,
 }
 
 pub struct IdpServer {
@@ -76,6 +78,7 @@ impl IdpServer {
             basic: Mutex::new(None),
             counts: Mutex::new(HashMap::new()),
             base: Mutex::new(String::new()),
+            last_form: Mutex::new(HashMap::new()),
         });
         let app = Router::new()
             .route("/{tenant}/.well-known/openid-configuration", get(discovery))
@@ -124,6 +127,11 @@ impl IdpServer {
     /// Requires this exact `Authorization` value at `/introspect`.
     pub fn require_basic(&self, value: &str) {
         *self.state.basic.lock().unwrap() = Some(value.to_owned());
+    }
+
+    /// The form of the last introspection request.
+    pub fn last_form(&self) -> HashMap<String, String> {
+        self.state.last_form.lock().unwrap().clone()
     }
 
     /// Requests served at `path` so far.
@@ -207,6 +215,7 @@ async fn introspect(
         }
     }
     let form: HashMap<String, String> = url_form(&body);
+    state.last_form.lock().unwrap().clone_from(&form);
     let token = form.get("token").cloned().unwrap_or_default();
     match state.introspect.lock().unwrap().clone() {
         Introspect::Answers(answers) => axum::Json(

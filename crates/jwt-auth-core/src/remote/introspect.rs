@@ -56,6 +56,8 @@ struct Inner {
     client_id: Option<String>,
     /// `Basic ...`: a secret, never logged.
     authorization: Option<String>,
+    /// `private_key_jwt`: the key client assertions are signed with.
+    assertion_key: Option<crate::Key>,
     client: Arc<dyn HttpClient>,
     settings: Settings,
     issuer: Option<String>,
@@ -81,6 +83,7 @@ impl Introspection {
             url: url.into(),
             client_id: None,
             authorization: None,
+            assertion_key: None,
             client: None,
             settings: Settings::default(),
             issuer: None,
@@ -111,10 +114,21 @@ impl Introspection {
         base: &Validation,
     ) -> Result<VerifiedToken, AuthError> {
         let inner = &self.inner;
-        let form = url::form_urlencoded::Serializer::new(String::new())
-            .append_pair("token", token)
-            .append_pair("token_type_hint", "access_token")
-            .finish();
+        let form = {
+            let mut form = url::form_urlencoded::Serializer::new(String::new());
+            form.append_pair("token", token)
+                .append_pair("token_type_hint", "access_token");
+            if let (Some(key), Some(client_id)) = (&inner.assertion_key, &inner.client_id) {
+                let assertion = client_assertion(key, client_id, &inner.url).map_err(|e| {
+                    tracing::error!(reason = %e, "jwt-auth: cannot sign the client assertion");
+                    AuthError::from(AuthErrorKind::IntrospectionUnavailable)
+                })?;
+                form.append_pair("client_id", client_id)
+                    .append_pair("client_assertion_type", ASSERTION_TYPE)
+                    .append_pair("client_assertion", &assertion);
+            }
+            form.finish()
+        };
         let asked = tokio::time::timeout(
             inner.settings.timeout,
             inner.client.post_form(
@@ -186,6 +200,32 @@ impl Introspection {
     }
 }
 
+/// RFC 7523 §2.2: a JWT that authenticates the client.
+const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+
+/// A fresh client assertion (RFC 7523 §3, OpenID Connect Core §9
+/// `private_key_jwt`): `iss` = `sub` = the client, `aud` = the endpoint, a
+/// random `jti`, valid for 60 seconds.
+fn client_assertion(
+    key: &crate::Key,
+    client_id: &str,
+    audience: &str,
+) -> Result<String, crate::KeyError> {
+    let mut jti = [0u8; 16];
+    getrandom::fill(&mut jti).map_err(|_| crate::KeyError::invalid("no randomness available"))?;
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    key.encode(&serde_json::json!({
+        "iss": client_id,
+        "sub": client_id,
+        "aud": audience,
+        "jti": crate::b64::encode(&jti),
+        "iat": now,
+        "exp": now + 60,
+    }))
+}
+
 /// When a cached answer stops serving: its maximum age, and never past the
 /// token's `exp`.
 fn cache_deadline(token: &VerifiedToken, max_age: Duration, now: SystemTime) -> Instant {
@@ -205,6 +245,7 @@ pub struct IntrospectionBuilder {
     url: String,
     client_id: Option<String>,
     authorization: Option<String>,
+    assertion_key: Option<crate::Key>,
     client: Option<Arc<dyn HttpClient>>,
     settings: Settings,
     issuer: Option<String>,
@@ -240,6 +281,19 @@ impl IntrospectionBuilder {
             base64::engine::general_purpose::STANDARD.encode(pair)
         ));
         self.client_id = Some(client_id);
+        self.assertion_key = None;
+        self
+    }
+
+    /// Authenticates to the endpoint with a signed client assertion
+    /// (`private_key_jwt`, RFC 7523): a fresh JWT per call, signed with
+    /// `key` (a private key; its `kid`, if any, goes in the header), with
+    /// `iss` and `sub` = `client_id`, `aud` = the endpoint URL, a random
+    /// `jti` and a 60-second lifetime. Replaces `client_secret_basic`.
+    pub fn private_key_jwt(mut self, client_id: impl Into<String>, key: crate::Key) -> Self {
+        self.client_id = Some(client_id.into());
+        self.authorization = None;
+        self.assertion_key = Some(key);
         self
     }
 
@@ -290,6 +344,12 @@ impl IntrospectionBuilder {
 
     /// Checks the URL and settings, and builds.
     pub fn build(self) -> Result<Introspection, RemoteError> {
+        if self.assertion_key.as_ref().is_some_and(|k| !k.can_sign()) {
+            return Err(RemoteError::new(
+                RemoteErrorKind::InvalidSetting,
+                "private_key_jwt needs a private key",
+            ));
+        }
         check_url(&self.url, self.settings.allow_http)
             .map_err(|e| RemoteError::new(RemoteErrorKind::InvalidUrl, e))?;
         self.settings
@@ -319,6 +379,7 @@ impl IntrospectionBuilder {
                 url: self.url,
                 client_id: self.client_id,
                 authorization: self.authorization,
+                assertion_key: self.assertion_key,
                 client,
                 settings: self.settings,
                 issuer: self.issuer,
